@@ -1,0 +1,30 @@
+# vigil — the two commands of the README: `make run` and `make test`.
+GO ?= go
+BIN := bin/vigil
+
+.PHONY: all build run test fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vigil
+
+# Runs vigil on its embedded defaults: the example rules over the example events.
+run: build
+	./$(BIN) replay -r examples/rules -e examples/events/payments.ndjson
+
+# Everything CI runs: formatting, vet, race-enabled tests, short fuzz runs,
+# and the example rules checked and tested through the binary.
+test:
+	./scripts/test.sh
+
+# Longer fuzzing: make fuzz FUZZTIME=5m
+FUZZTIME ?= 1m
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+bench:
+	$(GO) test -run=NONE -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,127 @@
+package cep
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/vigilhq/vigil/event"
+)
+
+// Alert is what a rule raises (SPEC §6).
+type Alert struct {
+	// ID is deterministic: a hash of the rule name, rule hash, key and the
+	// ids of the matched events. Replaying the same input yields the same
+	// ids, so sinks and stores de-duplicate on it.
+	ID          string
+	Rule        string
+	RuleVersion int64
+	RuleHash    string
+	Severity    string
+	Key         string
+	// Time is event time: the last matched event, the absence deadline,
+	// or a tumbling window's end − 1 ms.
+	Time       time.Time
+	DetectedAt time.Time // wall time
+	Summary    string
+	Labels     map[string]string
+	Fields     map[string]any
+	// Values holds a threshold rule's aggregates, keyed by their text.
+	Values map[string]any
+	Shadow bool
+	// Suppressed marks an alert inside its rule+key throttle: kept in
+	// history, never sent to action sinks.
+	Suppressed bool
+	// Matched holds each stage's events (sequence rules), as JSON objects.
+	Matched map[string][]map[string]any
+	// EventIDs lists the ids of the matched events (sequence rules) or of
+	// the events in the window (threshold rules), oldest first.
+	EventIDs []string
+}
+
+// alertJSON is the wire form of an alert.
+type alertJSON struct {
+	ID          string                      `json:"id"`
+	Rule        string                      `json:"rule"`
+	RuleVersion int64                       `json:"rule_version"`
+	RuleHash    string                      `json:"rule_hash"`
+	Severity    string                      `json:"severity"`
+	Key         string                      `json:"key"`
+	Time        string                      `json:"time"`
+	DetectedAt  string                      `json:"detected_at"`
+	Summary     string                      `json:"summary"`
+	Labels      map[string]string           `json:"labels"`
+	Fields      map[string]any              `json:"fields"`
+	Values      map[string]any              `json:"values"`
+	Shadow      bool                        `json:"shadow"`
+	Suppressed  bool                        `json:"suppressed"`
+	Matched     map[string][]map[string]any `json:"matched,omitempty"`
+	EventIDs    []string                    `json:"event_ids"`
+}
+
+// MarshalJSON writes the alert as in SPEC §6, times in RFC 3339 UTC with
+// milliseconds.
+func (a Alert) MarshalJSON() ([]byte, error) {
+	j := alertJSON{
+		ID: a.ID, Rule: a.Rule, RuleVersion: a.RuleVersion, RuleHash: a.RuleHash,
+		Severity: a.Severity, Key: a.Key, Summary: a.Summary,
+		Time: event.FormatTime(a.Time.UnixMilli()), DetectedAt: event.FormatTime(a.DetectedAt.UnixMilli()),
+		Labels: a.Labels, Fields: a.Fields, Values: a.Values, Shadow: a.Shadow, Suppressed: a.Suppressed,
+		Matched: a.Matched, EventIDs: a.EventIDs,
+	}
+	if j.Labels == nil {
+		j.Labels = map[string]string{}
+	}
+	if j.Fields == nil {
+		j.Fields = map[string]any{}
+	}
+	if j.Values == nil {
+		j.Values = map[string]any{}
+	}
+	if j.EventIDs == nil {
+		j.EventIDs = []string{}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes.
+func (a *Alert) UnmarshalJSON(data []byte) error {
+	var j alertJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	t, err := event.ParseTime(j.Time)
+	if err != nil {
+		return err
+	}
+	var detected int64
+	if j.DetectedAt != "" {
+		if detected, err = event.ParseTime(j.DetectedAt); err != nil {
+			return err
+		}
+	}
+	*a = Alert{
+		ID: j.ID, Rule: j.Rule, RuleVersion: j.RuleVersion, RuleHash: j.RuleHash,
+		Severity: j.Severity, Key: j.Key, Summary: j.Summary,
+		Time: time.UnixMilli(t).UTC(), DetectedAt: time.UnixMilli(detected).UTC(),
+		Labels: j.Labels, Fields: j.Fields, Values: j.Values, Shadow: j.Shadow, Suppressed: j.Suppressed,
+		Matched: j.Matched, EventIDs: j.EventIDs,
+	}
+	return nil
+}
+
+// alertID hashes what identifies an alert. The parts are separated by a
+// byte that cannot occur in them, so different splits never collide.
+func alertID(rule, ruleHash, key string, eventIDs []string) string {
+	h := sha256.New()
+	for _, s := range []string{rule, ruleHash, key} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, id := range eventIDs {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

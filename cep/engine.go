@@ -1,0 +1,292 @@
+// Package cep is vigil's engine: event time, watermarks, keyed state and
+// the run loop that feeds the matchers of patterns/ and raises alerts. It
+// is also the public embedding API (SPEC §15). It imports no Kafka,
+// ClickHouse or HTTP code: sources and sinks wrap it.
+package cep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/rules"
+)
+
+// EndOfTime is the watermark that closes every window and confirms every
+// pending absence: replay and test advance to it after the last event.
+var EndOfTime = time.UnixMilli(endOfTime).UTC()
+
+const endOfTime = 253402300799999 // 9999-12-31T23:59:59.999Z
+
+// DefaultMaxPartialMatches bounds the partial matches of one key and rule
+// when neither the rule nor WithMaxPartialMatches says otherwise.
+const DefaultMaxPartialMatches = 10000
+
+// AlertHandler receives every alert, in order. It runs while the engine
+// holds its lock: it must not call back into the engine. An error is
+// returned by the Process, AdvanceWatermark or Close call that raised it.
+type AlertHandler func(ctx context.Context, a Alert) error
+
+type config struct {
+	onAlert        AlertHandler
+	outOfOrderness int64
+	decoder        *event.Decoder
+	maxPartial     int
+	now            func() time.Time
+}
+
+// Option configures an Engine.
+type Option func(*config)
+
+// WithAlertHandler sets the function that receives alerts.
+func WithAlertHandler(h AlertHandler) Option { return func(c *config) { c.onAlert = h } }
+
+// WithOutOfOrderness sets how far behind the latest event time the
+// watermark stays (SPEC §5). The default is 0: every event is processed at
+// once, and an event older than one already seen is late.
+func WithOutOfOrderness(d time.Duration) Option {
+	return func(c *config) { c.outOfOrderness = d.Milliseconds() }
+}
+
+// WithDecoder sets how JSON events are decoded (time field, id field,
+// limits).
+func WithDecoder(d *event.Decoder) Option { return func(c *config) { c.decoder = d } }
+
+// WithMaxPartialMatches sets the default bound on partial matches per key
+// and sequence rule.
+func WithMaxPartialMatches(n int) Option { return func(c *config) { c.maxPartial = n } }
+
+// WithClock sets the wall clock used for alerts' detected_at.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// ErrClosed is returned by calls on a closed engine.
+var ErrClosed = errors.New("cep: engine is closed")
+
+// Engine matches a ruleset against a stream of events. It is safe for
+// concurrent use; events are processed in event-time order (ties in
+// arrival order), so results are deterministic for a given input order.
+type Engine struct {
+	mu      sync.Mutex
+	cfg     config
+	rs      *rules.Ruleset
+	shard   *shard
+	queue   eventQueue
+	seq     uint64
+	maxTime int64
+	wm      int64
+	closed  bool
+	stats   counters
+}
+
+type counters struct {
+	processed, late uint64
+	rejected        map[string]uint64
+}
+
+// New builds an engine for a ruleset. A ruleset with Version 0 is given
+// version 1.
+func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
+	cfg := config{decoder: &event.Decoder{}, maxPartial: DefaultMaxPartialMatches, now: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if rs.Version == 0 {
+		rs.Version = 1
+	}
+	e := &Engine{cfg: cfg, rs: rs, maxTime: math.MinInt64, wm: math.MinInt64,
+		stats: counters{rejected: map[string]uint64{}}}
+	sh, err := newShard(e, rs)
+	if err != nil {
+		return nil, err
+	}
+	e.shard = sh
+	return e, nil
+}
+
+// Process adds one event: a map[string]any, JSON bytes (or
+// json.RawMessage), an *event.Event, or any value encoding/json can
+// marshal into an object. It returns an *event.Error for an event it
+// rejects — malformed, without a time, or late (below the watermark) —
+// after counting it; such an event is never matched. Other errors come
+// from the alert handler.
+func (e *Engine) Process(ctx context.Context, in any) error {
+	ev, err := e.toEvent(in)
+	if err != nil {
+		e.mu.Lock()
+		e.stats.rejected[event.ReasonOf(err)]++
+		e.mu.Unlock()
+		return err
+	}
+	return e.ProcessEvent(ctx, ev)
+}
+
+func (e *Engine) toEvent(in any) (*event.Event, error) {
+	switch v := in.(type) {
+	case *event.Event:
+		return v, nil
+	case []byte:
+		return e.cfg.decoder.Decode(v, "")
+	case json.RawMessage:
+		return e.cfg.decoder.Decode(v, "")
+	case map[string]any:
+		return e.cfg.decoder.FromMap(v, "")
+	}
+	data, err := json.Marshal(in)
+	if err != nil {
+		return nil, &event.Error{Reason: event.ReasonMalformed, Msg: err.Error()}
+	}
+	return e.cfg.decoder.Decode(data, "")
+}
+
+// ProcessEvent adds a decoded event. An event without an ID gets one from
+// its arrival number.
+func (e *Engine) ProcessEvent(ctx context.Context, ev *event.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.seq++
+	ev.Seq = e.seq
+	if ev.ID == "" {
+		ev.ID = "#" + strconv.FormatUint(ev.Seq, 10)
+	}
+	if ev.Time < e.wm {
+		e.stats.late++
+		return &event.Error{Reason: event.ReasonLate, Msg: fmt.Sprintf(
+			"late event %s: time %s is below the watermark %s",
+			ev.ID, event.FormatTime(ev.Time), event.FormatTime(e.wm))}
+	}
+	e.queue.push(ev)
+	if ev.Time > e.maxTime {
+		e.maxTime = ev.Time
+	}
+	return e.advance(ctx, e.maxTime-e.cfg.outOfOrderness)
+}
+
+// AdvanceWatermark moves the watermark to t (never back): buffered events
+// up to t are processed, then windows, expiries and absences due by t
+// fire. Events older than t are late from then on.
+func (e *Engine) AdvanceWatermark(ctx context.Context, t time.Time) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	return e.advance(ctx, t.UnixMilli())
+}
+
+// Watermark returns the current watermark.
+func (e *Engine) Watermark() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.UnixMilli(e.wm).UTC()
+}
+
+// Close processes every buffered event (as if the out-of-orderness were 0)
+// and stops the engine. It does not move time past the last event: to
+// close open windows and confirm pending absences, AdvanceWatermark to
+// EndOfTime first, as replay does.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	err := e.advance(ctx, e.maxTime)
+	e.closed = true
+	return err
+}
+
+// advance processes the events and timers due by wm, in time order:
+// timers due at or before an event's time fire before it, so a window
+// ending at t closes before an event at t is counted in the next one.
+func (e *Engine) advance(ctx context.Context, wm int64) error {
+	if wm <= e.wm {
+		return nil
+	}
+	sh := e.shard
+	for len(e.queue) > 0 && e.queue.peek().Time <= wm {
+		ev := e.queue.pop()
+		sh.fireTimers(ev.Time)
+		sh.process(ev)
+		e.stats.processed++
+		if err := e.deliver(ctx); err != nil {
+			e.wm = ev.Time
+			return err
+		}
+	}
+	sh.fireTimers(wm)
+	e.wm = wm
+	return e.deliver(ctx)
+}
+
+// deliver hands the shard's pending alerts to the handler.
+func (e *Engine) deliver(ctx context.Context) error {
+	sh := e.shard
+	defer func() { sh.out = sh.out[:0] }()
+	if e.cfg.onAlert == nil {
+		return nil
+	}
+	for i := range sh.out {
+		if err := e.cfg.onAlert(ctx, sh.out[i]); err != nil {
+			return fmt.Errorf("alert handler: %w", err)
+		}
+	}
+	return nil
+}
+
+// Ruleset returns the ruleset the engine runs.
+func (e *Engine) Ruleset() *rules.Ruleset {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rs
+}
+
+// Stats is a snapshot of the engine's counters.
+type Stats struct {
+	Processed uint64            // events matched against the rules
+	Late      uint64            // events rejected as late
+	Rejected  map[string]uint64 // other rejected events, by reason
+	Buffered  int               // events waiting for the watermark
+	Watermark time.Time
+	Rules     map[string]RuleStats
+}
+
+// RuleStats are one rule's counters.
+type RuleStats struct {
+	Alerts      uint64 // alerts raised, suppressed ones included
+	Suppressed  uint64 // alerts inside the throttle
+	Errors      uint64 // expression runtime errors
+	Keys        int    // keys holding state now
+	Partial     int    // partial matches held now (sequence rules)
+	Evicted     uint64 // partial matches evicted by max_partial_matches
+	KeyFailures uint64 // events whose key could not be computed
+}
+
+// Stats returns a snapshot of the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Stats{
+		Processed: e.stats.processed, Late: e.stats.late, Rejected: map[string]uint64{},
+		Buffered: len(e.queue), Watermark: time.UnixMilli(e.wm).UTC(), Rules: map[string]RuleStats{},
+	}
+	for k, v := range e.stats.rejected {
+		s.Rejected[k] = v
+	}
+	errs := e.shard.eval.Errors()
+	for _, r := range e.shard.runners {
+		rs := r.base().stats
+		rs.Errors = errs[r.base().rule.Name]
+		r.state(&rs)
+		s.Rules[r.base().rule.Name] = rs
+	}
+	return s
+}

@@ -1,0 +1,102 @@
+package cep
+
+import (
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/patterns/sequence"
+	"github.com/vigilhq/vigil/rules"
+)
+
+// sequenceRunner runs a sequence rule (SPEC §3) over its keys.
+type sequenceRunner struct {
+	ruleBase
+	nfa     *sequence.NFA
+	keys    map[string]*sequenceKey
+	eval    *rules.Evaluator
+	shard   *shard
+	current string            // the key being advanced, for onMatch
+	emit    func(sequence.Match) // r.onMatch, bound once
+	evicted uint64
+}
+
+type sequenceKey struct {
+	st        *sequence.State
+	scheduled int64 // time of the pending timer; 0: none
+}
+
+func newSequenceRunner(b ruleBase, eval *rules.Evaluator, maxPartial int) (*sequenceRunner, error) {
+	nfa, err := sequence.Compile(eval.Pattern(b.rule.Sequence, maxPartial))
+	if err != nil {
+		return nil, err
+	}
+	r := &sequenceRunner{ruleBase: b, nfa: nfa, keys: map[string]*sequenceKey{}, eval: eval}
+	r.emit = r.onMatch
+	return r, nil
+}
+
+func (r *sequenceRunner) event(s *shard, ev *event.Event, key string) {
+	k := r.keys[key]
+	if k == nil {
+		k = &sequenceKey{st: r.nfa.NewState()}
+		r.keys[key] = k
+	}
+	r.shard, r.current, s.eval.Key = s, key, key
+	before := k.st.Evicted()
+	r.nfa.Advance(k.st, ev, r.emit)
+	r.evicted += k.st.Evicted() - before
+	r.settle(s, key, k)
+}
+
+func (r *sequenceRunner) timer(s *shard, key string, at int64) {
+	k := r.keys[key]
+	if k == nil {
+		return
+	}
+	if k.scheduled <= at {
+		k.scheduled = 0
+	}
+	r.shard, r.current, s.eval.Key = s, key, key
+	r.nfa.AdvanceTime(k.st, at, r.emit)
+	r.settle(s, key, k)
+}
+
+// settle drops a key that holds nothing and makes sure a timer is set for
+// its next deadline.
+func (r *sequenceRunner) settle(s *shard, key string, k *sequenceKey) {
+	d, ok := k.st.NextDeadline()
+	if !ok && k.st.PartialMatches() == 0 {
+		delete(r.keys, key)
+		return
+	}
+	if ok && (k.scheduled == 0 || d < k.scheduled) {
+		k.scheduled = d
+		s.schedule(r.index, key, d)
+	}
+}
+
+func (r *sequenceRunner) onMatch(m sequence.Match) {
+	a := Alert{Key: r.current, Time: msTime(m.Time), Matched: make(map[string][]map[string]any, len(m.Stages))}
+	byStage := make(map[string][]*event.Event, len(m.Stages))
+	var last *event.Event
+	for _, se := range m.Stages {
+		list := make([]map[string]any, len(se.Events))
+		for i, ev := range se.Events {
+			list[i] = ev.Fields
+			a.EventIDs = append(a.EventIDs, ev.ID)
+			if last == nil || last.Before(ev) {
+				last = ev
+			}
+		}
+		a.Matched[se.Stage] = list
+		byStage[se.Stage] = se.Events
+	}
+	a.Summary, a.Fields = r.eval.Render(r.rule, rules.AlertInput{Key: r.current, Last: last, Time: m.Time, Matched: byStage})
+	r.shard.raise(&r.ruleBase, a)
+}
+
+func (r *sequenceRunner) state(st *RuleStats) {
+	st.Keys = len(r.keys)
+	st.Evicted = r.evicted
+	for _, k := range r.keys {
+		st.Partial += k.st.PartialMatches()
+	}
+}

@@ -1,0 +1,733 @@
+package rules
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vigilhq/vigil/patterns/sequence"
+)
+
+// Source is one rules file: its name (for errors), its text, and the
+// directory that list files are relative to.
+type Source struct {
+	Name string
+	Data []byte
+	Dir  string
+}
+
+// LoadFiles reads rules files and directories (every *.yaml and *.yml in
+// them except *_test.yaml test files) into one ruleset.
+func LoadFiles(paths ...string) (*Ruleset, error) {
+	files, err := ExpandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	var sources []Source
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, Source{Name: p, Data: data, Dir: filepath.Dir(p)})
+	}
+	return Load(sources)
+}
+
+// ExpandPaths replaces directories by the rules files they hold, sorted.
+func ExpandPaths(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			name := d.Name()
+			if !d.IsDir() && (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) &&
+				!strings.HasSuffix(name, "_test.yaml") && !strings.HasSuffix(name, "_test.yml") {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+var (
+	ruleNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+	identNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// parsedFile is a rules file after the first pass: its defaults and the
+// rule nodes still to compile.
+type parsedFile struct {
+	f        *file
+	defaults map[string]entry
+	rules    *yaml.Node
+}
+
+// Load compiles rules files into one ruleset. Lists are shared by every file
+// of the ruleset; rule names are unique across it.
+func Load(sources []Source) (*Ruleset, error) {
+	var errs ErrorList
+	rs := &Ruleset{Lists: map[string]map[any]struct{}{}}
+	listAt := map[string]string{}
+	var parsed []parsedFile
+
+	// First pass: parse every file and gather lists, so that any rule may
+	// use any list.
+	for _, src := range sources {
+		rs.Files = append(rs.Files, src.Name)
+		f := &file{name: src.Name, lines: strings.Split(string(src.Data), "\n"), errs: &errs}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(src.Data, &doc); err != nil {
+			f.yamlError(err)
+			continue
+		}
+		if len(doc.Content) == 0 {
+			continue // an empty file holds no rules
+		}
+		top := f.mapping(doc.Content[0], "", "defaults", "lists", "rules")
+		pf := parsedFile{f: f}
+		if e, ok := top["defaults"]; ok {
+			pf.defaults = f.mapping(e.value, "defaults", "key", "severity", "labels", "mode", "throttle")
+		}
+		if e, ok := top["lists"]; ok {
+			for name, le := range f.mapping(e.value, "lists") {
+				if prev, dup := listAt[name]; dup {
+					f.errorf(le.key, "lists", "list %q is already defined in %s", name, prev)
+					continue
+				}
+				if !identNameRE.MatchString(name) {
+					f.errorf(le.key, "lists", "list name %q must be an identifier (letters, digits, _)", name)
+					continue
+				}
+				if set, ok := f.list(le.value, "lists."+name, src.Dir); ok {
+					rs.Lists[name] = set
+					listAt[name] = fmt.Sprintf("%s:%d", src.Name, le.key.Line)
+				}
+			}
+		}
+		if e, ok := top["rules"]; ok {
+			if e.value.Kind != yaml.SequenceNode {
+				f.errorf(e.value, "rules", "want a list of rules, got %s", kindName(e.value))
+			} else {
+				pf.rules = e.value
+			}
+		}
+		parsed = append(parsed, pf)
+	}
+
+	listNames := map[string]bool{}
+	for name := range rs.Lists {
+		listNames[name] = true
+	}
+	ruleAt := map[string]string{}
+	for _, pf := range parsed {
+		if pf.rules == nil {
+			continue
+		}
+		for _, rn := range pf.rules.Content {
+			r := pf.f.rule(rn, pf.defaults, listNames)
+			if r == nil {
+				continue
+			}
+			if prev, dup := ruleAt[r.Name]; dup {
+				pf.f.ruleName = r.Name
+				pf.f.errorf(rn, "name", "rule %q is already defined at %s", r.Name, prev)
+				continue
+			}
+			ruleAt[r.Name] = fmt.Sprintf("%s:%d", r.File, r.Line)
+			rs.Rules = append(rs.Rules, r)
+		}
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (f *file) yamlError(err error) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	*f.errs = append(*f.errs, &Error{File: f.name, Line: line, Msg: "invalid YAML: " + msg})
+}
+
+// list reads a named list: inline values or {file: path}, one value a line.
+func (f *file) list(n *yaml.Node, field, dir string) (map[any]struct{}, bool) {
+	set := map[any]struct{}{}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, item := range n.Content {
+			v, ok := f.listValue(item, field)
+			if !ok {
+				return nil, false
+			}
+			set[v] = struct{}{}
+		}
+		return set, true
+	case yaml.MappingNode:
+		m := f.mapping(n, field, "file")
+		e, ok := m["file"]
+		if !ok {
+			f.errorf(n, field, "a list is a list of values or {file: path}")
+			return nil, false
+		}
+		path, ok := f.str(e.value, field+".file")
+		if !ok {
+			return nil, false
+		}
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.errorf(e.value, field+".file", "%v", err)
+			return nil, false
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			set[line] = struct{}{}
+		}
+		if err := sc.Err(); err != nil {
+			f.errorf(e.value, field+".file", "%s: %v", path, err)
+			return nil, false
+		}
+		return set, true
+	}
+	f.errorf(n, field, "a list is a list of values or {file: path}, got %s", kindName(n))
+	return nil, false
+}
+
+// listValue normalises a list item like a decoded JSON value, so that
+// `country in lists.x` finds it.
+func (f *file) listValue(n *yaml.Node, field string) (any, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		f.errorf(n, field, "list values must be strings, numbers or booleans")
+		return nil, false
+	}
+	switch n.Tag {
+	case "!!int", "!!float":
+		v, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil {
+			f.errorf(n, field, "invalid number %q", n.Value)
+			return nil, false
+		}
+		return v, true
+	case "!!bool":
+		return n.Value == "true", true
+	}
+	return n.Value, true
+}
+
+var ruleKeys = []string{
+	"name", "description", "severity", "labels", "mode", "key", "where",
+	"pattern", "within", "skip", "max_partial_matches",
+	"threshold", "emit", "throttle", "alert",
+}
+
+// rule compiles one rule; it returns nil after reporting errors.
+func (f *file) rule(n *yaml.Node, defaults map[string]entry, lists map[string]bool) *Rule {
+	f.ruleName = ""
+	if n.Kind == yaml.MappingNode {
+		// Name the rule in every error, including those about its keys.
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "name" {
+				f.ruleName = n.Content[i+1].Value
+			}
+		}
+	}
+	before := len(*f.errs)
+	m := f.mapping(n, "", ruleKeys...)
+	if m == nil {
+		return nil
+	}
+	r := &Rule{File: f.name, Line: n.Line, Severity: DefaultSeverity}
+	if e, ok := m["name"]; !ok {
+		f.errorf(n, "", "rule has no name")
+		return nil
+	} else if name, ok := f.str(e.value, "name"); ok {
+		if !ruleNameRE.MatchString(name) {
+			f.errorf(e.value, "name", "invalid rule name %q: use lower-case letters, digits and _ . - (starting with a letter or digit)", name)
+		}
+		r.Name = name
+		f.ruleName = name
+	}
+	get := func(key string) (entry, bool) {
+		if e, ok := m[key]; ok {
+			return e, true
+		}
+		e, ok := defaults[key]
+		return e, ok
+	}
+	if e, ok := m["description"]; ok {
+		r.Description, _ = f.str(e.value, "description")
+	}
+	if e, ok := get("severity"); ok {
+		if s, ok := f.str(e.value, "severity"); ok {
+			if !contains(Severities, s) {
+				f.errorf(e.value, "severity", "unknown severity %q (use %s)", s, strings.Join(Severities, ", "))
+			}
+			r.Severity = s
+		}
+	}
+	if e, ok := get("labels"); ok {
+		r.Labels = map[string]string{}
+		for k, le := range f.mapping(e.value, "labels") {
+			if v, ok := f.scalar(le.value, "labels."+k); ok {
+				r.Labels[k] = v
+			}
+		}
+	}
+	if e, ok := get("mode"); ok {
+		if s, ok := f.str(e.value, "mode"); ok {
+			switch s {
+			case "live":
+			case "shadow":
+				r.Shadow = true
+			default:
+				f.errorf(e.value, "mode", "unknown mode %q (use live or shadow)", s)
+			}
+		}
+	}
+	if e, ok := get("throttle"); ok {
+		r.Throttle, _ = f.duration(e.value, "throttle")
+	}
+
+	c := &exprCompiler{f: f, lists: lists}
+	if e, ok := get("key"); ok {
+		r.Key = f.keyExprs(c, e.value)
+	}
+	if e, ok := m["where"]; ok {
+		if s, ok := f.str(e.value, "where"); ok {
+			r.Where = c.compile(e.value, 0, s, "where", scopeWhere, true)
+		}
+	}
+
+	pe, isSeq := m["pattern"]
+	te, isThr := m["threshold"]
+	switch {
+	case isSeq && isThr:
+		f.errorf(te.key, "", "a rule has either pattern or threshold, not both")
+	case !isSeq && !isThr:
+		f.errorf(n, "", "rule needs a pattern or a threshold")
+	case isSeq:
+		for _, k := range []string{"emit"} {
+			if e, ok := m[k]; ok {
+				f.errorf(e.key, "", "%s applies to threshold rules only", k)
+			}
+		}
+		r.Sequence = f.sequence(c, pe.value, m)
+	case isThr:
+		for _, k := range []string{"within", "skip", "max_partial_matches"} {
+			if e, ok := m[k]; ok {
+				f.errorf(e.key, "", "%s applies to pattern rules only", k)
+			}
+		}
+		r.Threshold = f.threshold(c, te.value, m)
+	}
+
+	alertScope := scopeAlertSeq
+	if isThr {
+		alertScope = scopeAlertAgg
+	}
+	if e, ok := m["alert"]; ok {
+		am := f.mapping(e.value, "alert", "summary", "fields")
+		if se, ok := am["summary"]; ok {
+			if _, ok := f.str(se.value, "alert.summary"); ok {
+				r.Summary = c.compileTemplate(se.value, "alert.summary", alertScope)
+			}
+		}
+		if fe, ok := am["fields"]; ok {
+			fields := f.mapping(fe.value, "alert.fields")
+			for i := 0; i+1 < len(fe.value.Content); i += 2 {
+				name := fe.value.Content[i].Value
+				fv, ok := fields[name]
+				if !ok {
+					continue
+				}
+				if src, ok := f.str(fv.value, "alert.fields."+name); ok {
+					if x := c.compile(fv.value, 0, src, "alert.fields."+name, alertScope, false); x != nil {
+						r.Fields = append(r.Fields, Field{Name: name, Expr: x})
+					}
+				}
+			}
+		}
+	}
+	if r.Threshold != nil && c.aggs != nil {
+		r.Threshold.Aggregates = c.aggs.list
+		r.Threshold.Args = c.aggs.args
+	}
+	if len(*f.errs) > before {
+		return nil
+	}
+	r.Hash, r.MatchHash = hashRule(n, defaults)
+	return r
+}
+
+// keyExprs compiles `key`: one expression, or a list for a composite key.
+func (f *file) keyExprs(c *exprCompiler, n *yaml.Node) []*Expr {
+	var nodes []*yaml.Node
+	if n.Kind == yaml.SequenceNode {
+		nodes = n.Content
+		if len(nodes) == 0 {
+			f.errorf(n, "key", "a composite key needs at least one expression")
+		}
+	} else {
+		nodes = []*yaml.Node{n}
+	}
+	var out []*Expr
+	for i, kn := range nodes {
+		field := "key"
+		if n.Kind == yaml.SequenceNode {
+			field = fmt.Sprintf("key[%d]", i)
+		}
+		if s, ok := f.str(kn, field); ok {
+			out = append(out, c.compile(kn, 0, s, field, scopeKey, false))
+		}
+	}
+	return out
+}
+
+var stageKinds = map[string]sequence.Kind{
+	"begin":           sequence.Begin,
+	"next":            sequence.Next,
+	"followed_by":     sequence.FollowedBy,
+	"followed_by_any": sequence.FollowedByAny,
+	"not_next":        sequence.NotNext,
+	"not_followed_by": sequence.NotFollowedBy,
+}
+
+var stageKeys = []string{
+	"begin", "next", "followed_by", "followed_by_any", "not_next", "not_followed_by",
+	"where", "group", "times", "optional", "greedy", "until", "consecutive", "allow_combinations", "within",
+}
+
+// sequence reads a pattern and the rule options that go with it.
+func (f *file) sequence(c *exprCompiler, n *yaml.Node, m map[string]entry) *Sequence {
+	seq := &Sequence{}
+	// Stage names are needed before conditions compile (matched.<stage>).
+	c.stages = map[string]bool{}
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		f.errorf(n, "pattern", "want a list of stages")
+		return nil
+	}
+	f.collectStageNames(n, c.stages, &seq.StageNames)
+	seq.Stages = f.stages(c, n, "pattern")
+	if e, ok := m["within"]; ok {
+		seq.Within, _ = f.duration(e.value, "within")
+	}
+	if last := seq.Stages; len(last) > 0 && last[len(last)-1].Kind == sequence.NotFollowedBy && seq.Within == 0 {
+		f.errorf(n.Content[len(n.Content)-1], "pattern", "a pattern that ends with not_followed_by needs a rule within: the absence is confirmed when the window passes")
+	}
+	if e, ok := m["skip"]; ok {
+		seq.Skip = f.skip(e.value, c.stages)
+	}
+	if e, ok := m["max_partial_matches"]; ok {
+		v, err := strconv.Atoi(e.value.Value)
+		if e.value.Kind != yaml.ScalarNode || err != nil || v <= 0 {
+			f.errorf(e.value, "max_partial_matches", "want a positive integer")
+		}
+		seq.MaxPartialMatches = v
+	}
+	return seq
+}
+
+// collectStageNames finds every stage name, groups included, and reports
+// duplicates and names that expressions could not reach.
+func (f *file) collectStageNames(n *yaml.Node, seen map[string]bool, leaves *[]string) {
+	for _, sn := range n.Content {
+		if sn.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(sn.Content); i += 2 {
+			k, v := sn.Content[i], sn.Content[i+1]
+			if _, ok := stageKinds[k.Value]; ok {
+				if seen[v.Value] {
+					f.errorf(v, "pattern", "duplicate stage name %q", v.Value)
+				}
+				seen[v.Value] = true
+				if !identNameRE.MatchString(v.Value) {
+					f.errorf(v, "pattern", "stage name %q must be an identifier (letters, digits, _) so that matched.%s works", v.Value, v.Value)
+				}
+			}
+			if k.Value == "group" && v.Kind == yaml.SequenceNode {
+				f.collectStageNames(v, seen, leaves)
+				delete(seen, "") // groups are named by their own key
+			}
+		}
+		if !isGroup(sn) {
+			for i := 0; i+1 < len(sn.Content); i += 2 {
+				if _, ok := stageKinds[sn.Content[i].Value]; ok {
+					*leaves = append(*leaves, sn.Content[i+1].Value)
+				}
+			}
+		}
+	}
+}
+
+func isGroup(sn *yaml.Node) bool {
+	for i := 0; i < len(sn.Content); i += 2 {
+		if sn.Content[i].Value == "group" {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *file) stages(c *exprCompiler, n *yaml.Node, field string) []Stage {
+	var out []Stage
+	for i, sn := range n.Content {
+		sf := fmt.Sprintf("%s[%d]", field, i)
+		m := f.mapping(sn, sf, stageKeys...)
+		if m == nil {
+			continue
+		}
+		st := Stage{Min: 1, Max: 1}
+		kinds := 0
+		var kindNode *yaml.Node
+		for name, kind := range stageKinds {
+			if e, ok := m[name]; ok {
+				kinds++
+				st.Kind = kind
+				kindNode = e.key
+				st.Name, _ = f.str(e.value, sf+"."+name)
+			}
+		}
+		if kinds != 1 {
+			f.errorf(sn, sf, "a stage has exactly one of begin, next, followed_by, followed_by_any, not_next, not_followed_by")
+			continue
+		}
+		if i == 0 && st.Kind != sequence.Begin {
+			f.errorf(kindNode, sf, "the first stage must be begin")
+		}
+		if i > 0 && st.Kind == sequence.Begin {
+			f.errorf(kindNode, sf, "begin may only be the first stage")
+		}
+		negated := st.Kind == sequence.NotNext || st.Kind == sequence.NotFollowedBy
+		stageField := field + "." + st.Name
+		if e, ok := m["where"]; ok {
+			if s, ok := f.str(e.value, stageField+".where"); ok {
+				st.Where = c.compile(e.value, 0, s, stageField+".where", scopeStage, true)
+			}
+		}
+		if e, ok := m["group"]; ok {
+			if _, hasWhere := m["where"]; hasWhere {
+				f.errorf(e.key, stageField, "a stage has either where or group, not both")
+			}
+			if e.value.Kind != yaml.SequenceNode || len(e.value.Content) == 0 {
+				f.errorf(e.value, stageField+".group", "want a list of stages")
+			} else {
+				st.Group = f.stages(c, e.value, stageField+".group")
+			}
+			if negated {
+				f.errorf(e.key, stageField, "a negated stage cannot be a group")
+			}
+		}
+		if e, ok := m["times"]; ok {
+			st.Min, st.Max = f.times(e.value, stageField+".times")
+		}
+		looping := st.Max == sequence.Unbounded
+		quantified := st.Max != 1 || st.Min != 1
+		if e, ok := m["optional"]; ok {
+			st.Optional, _ = f.boolean(e.value, stageField+".optional")
+		}
+		if e, ok := m["greedy"]; ok {
+			st.Greedy, _ = f.boolean(e.value, stageField+".greedy")
+			if st.Greedy && st.Group != nil {
+				f.errorf(e.key, stageField, "greedy cannot apply to a group")
+			}
+			if st.Greedy && !quantified {
+				f.errorf(e.key, stageField, "greedy applies to a looping stage (times)")
+			}
+		}
+		if e, ok := m["until"]; ok {
+			if !looping {
+				f.errorf(e.key, stageField, "until applies only to a looping stage (times: N..)")
+			}
+			if s, ok := f.str(e.value, stageField+".until"); ok {
+				st.Until = c.compile(e.value, 0, s, stageField+".until", scopeStage, true)
+			}
+		}
+		for _, opt := range []struct {
+			key string
+			c   sequence.Contiguity
+		}{{"consecutive", sequence.Strict}, {"allow_combinations", sequence.NonDeterministic}} {
+			if e, ok := m[opt.key]; ok {
+				on, _ := f.boolean(e.value, stageField+"."+opt.key)
+				if on {
+					if !quantified {
+						f.errorf(e.key, stageField, "%s applies only to a looping stage (times)", opt.key)
+					}
+					if st.Inner != sequence.Relaxed {
+						f.errorf(e.key, stageField, "consecutive and allow_combinations exclude each other")
+					}
+					st.Inner = opt.c
+				}
+			}
+		}
+		if e, ok := m["within"]; ok {
+			st.Within, _ = f.duration(e.value, stageField+".within")
+		}
+		if negated && (quantified || st.Optional) {
+			f.errorf(kindNode, stageField, "a negated stage cannot have times or optional")
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// times reads a quantifier: N, N..M or N.. .
+func (f *file) times(n *yaml.Node, field string) (lo, hi int) {
+	s, ok := f.str(n, field)
+	if !ok {
+		return 1, 1
+	}
+	bad := func() (int, int) {
+		f.errorf(n, field, "want N, N..M or N.. (e.g. 3, 2..4, 1..), got %q", s)
+		return 1, 1
+	}
+	a, b, isRange := strings.Cut(s, "..")
+	lo, err := strconv.Atoi(strings.TrimSpace(a))
+	if err != nil || lo < 1 {
+		if err == nil {
+			f.errorf(n, field, "the lower bound must be at least 1 (use optional: true for zero)")
+			return 1, 1
+		}
+		return bad()
+	}
+	if !isRange {
+		return lo, lo
+	}
+	if strings.TrimSpace(b) == "" {
+		return lo, sequence.Unbounded
+	}
+	hi, err = strconv.Atoi(strings.TrimSpace(b))
+	if err != nil {
+		return bad()
+	}
+	if hi < lo {
+		f.errorf(n, field, "the upper bound %d is below the lower bound %d", hi, lo)
+		return 1, 1
+	}
+	return lo, hi
+}
+
+// skip reads the after-match skip strategy.
+func (f *file) skip(n *yaml.Node, stages map[string]bool) sequence.Skip {
+	if n.Kind == yaml.ScalarNode {
+		switch n.Value {
+		case "no_skip":
+			return sequence.Skip{Kind: sequence.NoSkip}
+		case "skip_to_next":
+			return sequence.Skip{Kind: sequence.SkipToNext}
+		case "skip_past_last_event":
+			return sequence.Skip{Kind: sequence.SkipPastLastEvent}
+		}
+		f.errorf(n, "skip", "unknown skip strategy %q (use no_skip, skip_to_next, skip_past_last_event, {skip_to_first: stage} or {skip_to_last: stage})", n.Value)
+		return sequence.Skip{}
+	}
+	m := f.mapping(n, "skip", "skip_to_first", "skip_to_last")
+	if len(m) != 1 {
+		f.errorf(n, "skip", "want one of {skip_to_first: stage} or {skip_to_last: stage}")
+		return sequence.Skip{}
+	}
+	for k, e := range m {
+		kind := sequence.SkipToFirst
+		if k == "skip_to_last" {
+			kind = sequence.SkipToLast
+		}
+		name, ok := f.str(e.value, "skip."+k)
+		if ok && !stages[name] {
+			f.errorf(e.value, "skip."+k, "skip target %q names no stage of the pattern", name)
+		}
+		return sequence.Skip{Kind: kind, Stage: name}
+	}
+	return sequence.Skip{}
+}
+
+// threshold reads a threshold rule's definition and its emit option.
+func (f *file) threshold(c *exprCompiler, n *yaml.Node, m map[string]entry) *Threshold {
+	tm := f.mapping(n, "threshold", "where", "window", "condition")
+	if tm == nil {
+		return nil
+	}
+	t := &Threshold{}
+	c.aggs = &aggSet{}
+	if e, ok := tm["where"]; ok {
+		if s, ok := f.str(e.value, "threshold.where"); ok {
+			t.Where = c.compile(e.value, 0, s, "threshold.where", scopeEvent, true)
+		}
+	}
+	if e, ok := tm["window"]; !ok {
+		f.errorf(n, "threshold", "threshold needs a window")
+	} else if e.value.Kind == yaml.MappingNode {
+		wm := f.mapping(e.value, "threshold.window", "size", "type")
+		if se, ok := wm["size"]; ok {
+			t.Window, _ = f.duration(se.value, "threshold.window.size")
+		} else {
+			f.errorf(e.value, "threshold.window", "window needs a size")
+		}
+		if te, ok := wm["type"]; ok {
+			switch s, _ := f.str(te.value, "threshold.window.type"); s {
+			case "sliding":
+			case "tumbling":
+				t.Tumbling = true
+			default:
+				f.errorf(te.value, "threshold.window.type", "unknown window type %q (use sliding or tumbling)", s)
+			}
+		}
+	} else {
+		t.Window, _ = f.duration(e.value, "threshold.window")
+	}
+	if e, ok := tm["condition"]; !ok {
+		f.errorf(n, "threshold", "threshold needs a condition")
+	} else if s, ok := f.str(e.value, "threshold.condition"); ok {
+		t.Condition = c.compile(e.value, 0, s, "threshold.condition", scopeCondition, true)
+	}
+	if e, ok := m["emit"]; ok {
+		switch s, _ := f.str(e.value, "emit"); s {
+		case "first":
+		case "every":
+			t.EmitEvery = true
+		default:
+			f.errorf(e.value, "emit", "unknown emit %q (use first or every)", s)
+		}
+	}
+	return t
+}
