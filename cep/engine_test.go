@@ -1,0 +1,181 @@
+package cep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigilhq/vigil/event"
+)
+
+func TestProcessAcceptsEveryInputForm(t *testing.T) {
+	rs := mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 4}"))
+	var got []Alert
+	eng, err := New(rs, WithAlertHandler(func(_ context.Context, a Alert) error { got = append(got, a); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	type txn struct {
+		ID   string `json:"id"`
+		TS   string `json:"ts"`
+		Card string `json:"card"`
+	}
+	inputs := []any{
+		map[string]any{"id": "m", "ts": "2026-11-20T10:00:00Z", "card": "c1"},
+		[]byte(`{"id":"b","ts":"2026-11-20T10:00:01Z","card":"c1"}`),
+		json.RawMessage(`{"id":"r","ts":1795168802000,"card":"c1"}`),
+		txn{ID: "s", TS: "2026-11-20T10:00:03.5Z", Card: "c1"},
+	}
+	for _, in := range inputs {
+		if err := eng.Process(ctx, in); err != nil {
+			t.Fatalf("Process(%T) = %v", in, err)
+		}
+	}
+	if len(got) != 1 || fmt.Sprint(got[0].EventIDs) != "[m b r s]" {
+		t.Fatalf("alerts = %v; want one over [m b r s]", alertLines(got))
+	}
+}
+
+func TestProcessRejectsBadEventsWithReasons(t *testing.T) {
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 1}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cases := []struct {
+		in     any
+		reason string
+	}{
+		{[]byte(`not json`), event.ReasonMalformed},
+		{[]byte(`[1,2]`), event.ReasonMalformed},
+		{map[string]any{"card": "c1"}, event.ReasonNoTime},
+		{map[string]any{"ts": "yesterday"}, event.ReasonBadTime},
+		{func() {}, event.ReasonMalformed},
+	}
+	for _, c := range cases {
+		err := eng.Process(ctx, c.in)
+		var evErr *event.Error
+		if !errors.As(err, &evErr) || evErr.Reason != c.reason {
+			t.Errorf("Process(%v) = %v; want reason %s", c.in, err, c.reason)
+		}
+	}
+	st := eng.Stats()
+	if st.Rejected[event.ReasonMalformed] != 3 || st.Rejected[event.ReasonNoTime] != 1 || st.Processed != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestClosedEngineRefusesWork(t *testing.T) {
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 1}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := eng.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Process(ctx, map[string]any{"ts": 1}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Process after Close = %v; want ErrClosed", err)
+	}
+	if err := eng.AdvanceWatermark(ctx, time.Now()); !errors.Is(err, ErrClosed) {
+		t.Errorf("AdvanceWatermark after Close = %v; want ErrClosed", err)
+	}
+}
+
+func TestCloseProcessesBufferedEvents(t *testing.T) {
+	var got []Alert
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 2}")),
+		WithOutOfOrderness(time.Hour),
+		WithAlertHandler(func(_ context.Context, a Alert) error { got = append(got, a); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, line := range []string{"e2 10:01 c1", "e1 10:00 c1"} {
+		if err := eng.Process(ctx, parseEvent(t, line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 0 || eng.Stats().Buffered != 2 {
+		t.Fatalf("before Close: %d alerts, %d buffered; want 0 and 2", len(got), eng.Stats().Buffered)
+	}
+	if err := eng.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lines := alertLines(got); !sameLines(lines, []string{"r c1 10:01:00.000 e1,e2"}) {
+		t.Errorf("alerts after Close = %q", lines)
+	}
+}
+
+func TestAlertHandlerErrorsReachTheCaller(t *testing.T) {
+	boom := errors.New("sink down")
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 1}")),
+		WithAlertHandler(func(context.Context, Alert) error { return boom }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Process(context.Background(), parseEvent(t, "e1 10:00 c1")); !errors.Is(err, boom) {
+		t.Errorf("Process = %v; want the handler's error", err)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	var mu sync.Mutex
+	alerts := 0
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 1}\nemit: every")),
+		WithOutOfOrderness(time.Hour),
+		WithAlertHandler(func(context.Context, Alert) error { mu.Lock(); alerts++; mu.Unlock(); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 250; i++ {
+				ev := map[string]any{"ts": at("10:00") + int64(i), "card": fmt.Sprintf("w%d", w)}
+				if err := eng.Process(ctx, ev); err != nil {
+					t.Error(err)
+					return
+				}
+				_ = eng.Stats()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := eng.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := eng.Stats(); st.Processed != 1000 || alerts != 1000 {
+		t.Errorf("processed %d events, %d alerts; want 1000 each", st.Processed, alerts)
+	}
+}
+
+func TestAlertJSONRoundTrip(t *testing.T) {
+	a := Alert{ID: "x", Rule: "r", RuleVersion: 3, Key: "c1", Time: time.UnixMilli(at("10:00:01.5")).UTC(),
+		DetectedAt: time.UnixMilli(at("10:00:02")).UTC(), EventIDs: []string{"e1"}, Shadow: true,
+		Matched: map[string][]map[string]any{"a": {{"id": "e1"}}}}
+	data, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Alert
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Time.Equal(a.Time) || back.ID != "x" || !back.Shadow || back.RuleVersion != 3 || len(back.Matched["a"]) != 1 {
+		t.Errorf("round trip: %s → %+v", data, back)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal(data, &raw)
+	if raw["time"] != "2026-11-20T10:00:01.500Z" {
+		t.Errorf("time rendered as %v; want 2026-11-20T10:00:01.500Z", raw["time"])
+	}
+}
