@@ -96,7 +96,7 @@ type compileErr struct {
 // byte offset off, for templates), and reports errors at their position.
 func (c *exprCompiler) compile(n *yaml.Node, off int, src, field string, sc scope, wantBool bool) *Expr {
 	x := &Expr{Source: src, rule: c.f.ruleName}
-	pre := &preVisitor{c: c, x: x, scope: sc, callees: map[ast.Node]bool{}, lets: map[string]bool{}}
+	pre := &preVisitor{c: c, x: x, scope: sc, src: src, callees: map[ast.Node]bool{}, lets: map[string]bool{}}
 	rw := &rewriter{pre: pre}
 	opts := []expr.Option{
 		expr.Env(Env{}),
@@ -176,6 +176,7 @@ func (c *exprCompiler) exprError(n *yaml.Node, off int, src, field string, from 
 // now() by the event time, and lifts aggregates out of threshold
 // expressions.
 type preVisitor struct {
+	src     string
 	c       *exprCompiler
 	x       *Expr
 	scope   scope
@@ -251,6 +252,9 @@ func (p *preVisitor) liftAggregate(node *ast.Node, n *ast.CallNode, name string)
 			return
 		}
 		text = name + "(" + arg.String() + ")"
+	}
+	if written, ok := callText(p.src, n.Location().From); ok {
+		text = written // the values key is the aggregate as the author wrote it
 	}
 	aggs := p.c.aggs
 	i := aggs.index(text)
@@ -351,4 +355,37 @@ func (r *rewriter) Visit(node *ast.Node) {
 			}
 		}
 	}
+}
+
+// callText returns the source text of the call whose name starts at rune
+// offset from: the name through its closing parenthesis, skipping
+// parentheses inside string literals.
+func callText(src string, from int) (string, bool) {
+	runes := []rune(src)
+	if from < 0 || from >= len(runes) {
+		return "", false
+	}
+	depth := 0
+	var quote rune
+	for i := from; i < len(runes); i++ {
+		r := runes[i]
+		switch {
+		case quote != 0:
+			if r == '\\' {
+				i++
+			} else if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'' || r == '`':
+			quote = r
+		case r == '(':
+			depth++
+		case r == ')':
+			depth--
+			if depth == 0 {
+				return string(runes[from : i+1]), true
+			}
+		}
+	}
+	return "", false
 }

@@ -24,6 +24,7 @@ func init() {
 		{"check", "vigil check FILES…", "validate rules files; exit 1 with positioned errors", runCheck},
 		{"replay", "vigil replay -r RULES -e EVENTS.ndjson [--until T] [--out-of-orderness D] [-o FILE] [--dead-letter FILE]", "run rules over an NDJSON file of events; alerts as NDJSON", runReplay},
 		{"test", "vigil test FILES…", "run rule tests; exit 1 on any failure", runTest},
+		{"bench", "vigil bench [-scenario S] [-events N] [-keys K]", "measure the engine against hand-written Go on a synthetic stream", runBench},
 	}
 }
 
