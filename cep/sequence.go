@@ -13,7 +13,7 @@ type sequenceRunner struct {
 	keys    map[string]*sequenceKey
 	eval    *rules.Evaluator
 	shard   *shard
-	current string            // the key being advanced, for onMatch
+	current string               // the key being advanced, for onMatch
 	emit    func(sequence.Match) // r.onMatch, bound once
 	evicted uint64
 }

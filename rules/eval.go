@@ -55,8 +55,14 @@ func (e *Evaluator) fail(x *Expr, err error) {
 func (e *Evaluator) run(x *Expr, ev *event.Event, key string) (any, error) {
 	e.env.Event = ev.Fields
 	e.env.Key = key
-	e.env.Now = time.UnixMilli(ev.Time).UTC()
-	out, err := e.vm.Run(x.prog, &e.env)
+	var out any
+	var err error
+	if x.fast != nil {
+		out, err = runFast(x.fast, &e.env)
+	} else {
+		e.env.Now = time.UnixMilli(ev.Time).UTC()
+		out, err = e.vm.Run(x.prog, &e.env)
+	}
 	if err != nil {
 		e.fail(x, err)
 	}

@@ -53,6 +53,7 @@ type Expr struct {
 	Source  string
 	rule    string
 	prog    *vm.Program
+	fast    fastFn   // the same expression without the VM, when its shape allows
 	matched []string // stages named as matched.<stage>
 	usesAll bool     // `matched` used other than as matched.<stage>
 	prev    bool     // uses prev
@@ -128,6 +129,7 @@ func (c *exprCompiler) compile(n *yaml.Node, off int, src, field string, sc scop
 		return nil
 	}
 	x.prog = prog
+	x.fast = compileFast(prog.Node())
 	x.usesAll = pre.matchedRefs > pre.matchedNamed
 	return x
 }

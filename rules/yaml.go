@@ -11,9 +11,9 @@ import (
 // file is the loading state of one rules file: its text (for carets) and
 // the errors found so far.
 type file struct {
-	name  string
-	lines []string
-	errs  *ErrorList
+	name     string
+	lines    []string
+	errs     *ErrorList
 	ruleName string // the rule being read, for error context
 }
 

@@ -17,7 +17,9 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "list passing tests too")
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: vigil test [-v] FILES… (test files, or directories of *_test.yaml)") }
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: vigil test [-v] FILES… (test files, or directories of *_test.yaml)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
