@@ -441,6 +441,7 @@ var stageKeys = []string{
 // sequence reads a pattern and the rule options that go with it.
 func (f *file) sequence(c *exprCompiler, n *yaml.Node, m map[string]entry) *Sequence {
 	seq := &Sequence{}
+	before := len(*f.errs)
 	// Stage names are needed before conditions compile (matched.<stage>).
 	c.stages = map[string]bool{}
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
@@ -464,6 +465,14 @@ func (f *file) sequence(c *exprCompiler, n *yaml.Node, m map[string]entry) *Sequ
 			f.errorf(e.value, "max_partial_matches", "want a positive integer")
 		}
 		seq.MaxPartialMatches = v
+	}
+	if len(*f.errs) == before {
+		// The matcher has the last word on what FlinkCEP accepts; compiling
+		// here lets `vigil check` report it, at the pattern. Its conditions
+		// are never called.
+		if _, err := sequence.Compile((&Evaluator{}).Pattern(seq, 0)); err != nil {
+			f.errorf(n, "pattern", "%v", err)
+		}
 	}
 	return seq
 }
