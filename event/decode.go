@@ -6,19 +6,20 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // Reasons an event is rejected. They are stable strings: metrics label by
 // them and dead-letter records carry them.
 const (
-	ReasonMalformed = "malformed"  // not a JSON object
-	ReasonTooLarge  = "too_large"  // over the size limit
-	ReasonTooDeep   = "too_deep"   // nested deeper than the limit
-	ReasonNoTime    = "no_time"    // time field missing
-	ReasonBadTime   = "bad_time"   // time field present but not a valid time
-	ReasonLate      = "late"       // below the watermark on arrival (set by the engine)
-	ReasonBadID     = "bad_id"     // id field of an unusable type
+	ReasonMalformed = "malformed" // not a JSON object
+	ReasonTooLarge  = "too_large" // over the size limit
+	ReasonTooDeep   = "too_deep"  // nested deeper than the limit
+	ReasonNoTime    = "no_time"   // time field missing
+	ReasonBadTime   = "bad_time"  // time field present but not a valid time
+	ReasonLate      = "late"      // below the watermark on arrival (set by the engine)
+	ReasonBadID     = "bad_id"    // id field of an unusable type
 )
 
 // Error is a rejected event: why, and a human-readable message.
@@ -102,7 +103,34 @@ func (d *Decoder) Decode(data []byte, pos string) (*Event, error) {
 	if fields == nil {
 		return nil, reject(ReasonMalformed, "not a JSON object: null")
 	}
-	return d.FromMap(fields, pos)
+	ev, err := d.FromMap(fields, pos)
+	if err != nil {
+		return nil, err
+	}
+	// A float64 holds integers exactly only up to 2^53: distinct large
+	// numeric ids (snowflake ids, offsets) would collide. Take such an id
+	// from its literal text instead.
+	if f, ok := fields[d.idField()].(float64); ok && math.Abs(f) >= 1<<53 {
+		if lit := integerLiteral(data, d.idField()); lit != "" {
+			ev.ID = lit
+		}
+	}
+	return ev, nil
+}
+
+// integerLiteral returns the text of the top-level field name of the JSON
+// object data when it is an integer literal, or "".
+func integerLiteral(data []byte, name string) string {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(data, &raw) != nil {
+		return ""
+	}
+	lit := strings.TrimSpace(string(raw[name]))
+	digits := strings.TrimPrefix(lit, "-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return ""
+	}
+	return lit
 }
 
 // FromMap builds an event from an already decoded object. The map is kept,
@@ -150,9 +178,28 @@ func (d *Decoder) FromMap(fields map[string]any, pos string) (*Event, error) {
 	return ev, nil
 }
 
+// Bounds of the times RFC 3339 can write: years 0000 to 9999 in UTC.
+const (
+	minTime = -62167219200000 // 0000-01-01T00:00:00.000Z
+	maxTime = 253402300799999 // 9999-12-31T23:59:59.999Z
+)
+
 // TimeValue converts a decoded time field: an RFC 3339 string or an integer
-// number of Unix milliseconds.
+// number of Unix milliseconds. Times outside the years 0000-9999 in UTC are
+// rejected: vigil writes every time as RFC 3339 (FormatTime), which cannot
+// represent them.
 func TimeValue(v any) (int64, error) {
+	ms, err := timeValue(v)
+	if err == nil && (ms < minTime || ms > maxTime) {
+		if s, ok := v.(string); ok {
+			v = strconv.Quote(s)
+		}
+		return 0, fmt.Errorf("%v is outside the years 0000-9999 that RFC 3339 can represent", v)
+	}
+	return ms, err
+}
+
+func timeValue(v any) (int64, error) {
 	switch t := v.(type) {
 	case string:
 		tm, err := time.Parse(time.RFC3339Nano, t)

@@ -29,9 +29,10 @@ type dslot struct {
 	n   int // events in the window with this key; 0: free
 }
 
-func (d *distinctSet) len() int { return len(d.index) }
+func (d *distinctSet) value(int) any { return len(d.index) }
 
-func (d *distinctSet) add(k dkey) {
+func (d *distinctSet) add(_ uint64, a any) {
+	k := keyOf(a)
 	if k.kind == keyMissing {
 		d.slotOf.pushBack(noSlot)
 		return
@@ -55,8 +56,7 @@ func (d *distinctSet) add(k dkey) {
 	d.slotOf.pushBack(i)
 }
 
-// evict removes the oldest event.
-func (d *distinctSet) evict() {
+func (d *distinctSet) evict(uint64) {
 	i := *d.slotOf.front()
 	d.slotOf.popFront()
 	if i == noSlot {
@@ -75,10 +75,11 @@ func (d *distinctSet) evict() {
 }
 
 // compact renumbers the live slots densely, rebuilds the map at its
-// current size and rewrites the events' slot numbers. It costs O(events in
-// the window + distinct keys); it runs only after at least 7/8 of the
-// slots were freed, and every key freed since the last compaction entered
-// and left the window after it, so it is O(1) amortized per event.
+// current size and rewrites the events' slot numbers: O(events in the
+// window + slots). It runs only when more than 7/8 of over 256 slots are
+// free, so only after hundreds of keys have left the window since the
+// previous compaction (which leaves no free slot): rare, and in practice
+// O(1) amortized per event.
 func (d *distinctSet) compact() {
 	renum := make([]uint32, len(d.slots))
 	slots := make([]dslot, 0, 2*len(d.index))

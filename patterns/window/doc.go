@@ -52,7 +52,8 @@
 // # Cost
 //
 // Add and EvictThrough cost O(1) amortized per event and aggregate, and do
-// not allocate in steady state (the buffers are reused). Sums use
+// not allocate in steady state (the buffers are reused; only distinct over
+// maps and slices, which marshals them, allocates per event). Sums use
 // compensated (Kahan–Babuška–Neumaier) summation for both adding and
 // removing, are reset to exactly zero whenever their value set becomes
 // empty, and are recomputed from the stored values once the window has
@@ -63,17 +64,21 @@
 // far from ref relative to its spread, ref is chosen again (the value
 // nearest the mean) and the sums recomputed, again O(1) amortized; a tiny
 // negative variance left by rounding is clamped to 0. min and max use
-// monotonic deques,
-// distinct a value→count map whose entries are deleted when their count
-// reaches zero.
+// monotonic deques (the window is FIFO, since events arrive in time order).
+// distinct keeps a key→slot map and a count per slot; each event remembers
+// its slot, so evicting it only decrements a count, and a key is deleted
+// from the map when its count reaches zero.
 //
 // Memory is bounded by the events inside the window, never by the history
 // of the key: the window stores only each event's id and time and, per
 // aggregate, what that aggregate needs to undo the event (a bool for
-// count(expr), a float64 for sum/avg/stddev, a comparable key for distinct;
-// min, max, first and last keep only candidates; count() nothing). Its
-// buffers are rings that grow by doubling and shrink by half when a quarter
-// full.
+// count(expr), a float64 for sum/avg/stddev, a slot number for distinct;
+// min, max and first keep only candidates, last and count() nothing).
+// Aggregates that were not requested cost nothing. The buffers are rings
+// that grow by doubling and shrink (from 32 entries up) when at most a
+// quarter full; the distinct map is rebuilt smaller once most of its keys
+// are gone, since Go maps do not shrink by themselves. Reset keeps small
+// buffers for the next tumbling window and releases large ones.
 //
 // A Window is not safe for concurrent use.
 package window

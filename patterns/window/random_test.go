@@ -24,7 +24,7 @@ func TestRandomAgainstNaive(t *testing.T) {
 		offset := []float64{0, 0, 1e6, -1e9, 1e12, 0, 0.5, 0}[run]
 		// Small windows often empty out completely; large ones turn over
 		// without emptying.
-		width := []int64{8, 30, 400, 60, 150, 20, 90, 1000}[run]
+		width := []int64{8, 30, 200, 60, 150, 20, 90, 300}[run]
 		// The share of events whose argument is nil.
 		sparse := []int{1, 10, 2, 1, 3, 15, 1, 5}[run]
 		t.Run(fmt.Sprintf("run%d/W=%d/sparse=%d/offset=%g", run, width, sparse, offset), func(t *testing.T) {
@@ -33,7 +33,7 @@ func TestRandomAgainstNaive(t *testing.T) {
 			var ts int64
 			var got []any
 			var gotIDs []string
-			for i := range 3000 {
+			for i := range 1500 {
 				ts += int64(rng.IntN(12)) // equal times happen
 				args := make([]any, len(fns))
 				for j, f := range fns {
@@ -76,6 +76,12 @@ func TestRandomAgainstNaive(t *testing.T) {
 }
 
 var strs = []any{"a", "b", "c", "1", "2.5"}
+
+// Buffers reused by naive (the tests using it are not parallel).
+var (
+	scratch    []float64
+	scratchSet = map[any]bool{}
+)
 
 func randomArg(rng *rand.Rand, f Func, offset float64) any {
 	r := rng.IntN(20)
@@ -133,7 +139,8 @@ func randomArg(rng *rand.Rand, f Func, offset float64) any {
 // naive computes aggregate j of fn over the events of the window from
 // scratch, independently of the incremental code.
 func naive(fn Func, window []ev, j int) any {
-	var xs []float64
+	xs := scratch[:0]
+	defer func() { scratch = xs[:0] }()
 	for _, e := range window {
 		if f, ok := naiveNumber(e.args[j]); ok {
 			xs = append(xs, f)
@@ -182,20 +189,20 @@ func naive(fn Func, window []ev, j int) any {
 		_, sd := exactSumStddev(xs)
 		return sd
 	case Distinct:
-		seen := map[string]bool{}
+		type jsonText string
+		seen := scratchSet
+		clear(seen)
 		for _, e := range window {
 			switch v := e.args[j].(type) {
 			case nil:
-			case string:
-				seen["s"+v] = true
-			case bool:
-				seen["b"+strconv.FormatBool(v)] = true
+			case string, bool:
+				seen[v] = true
 			case float64, int, int64:
 				f, _ := naiveNumber(v)
-				seen["n"+strconv.FormatFloat(f, 'g', -1, 64)] = true
+				seen[f] = true
 			default:
 				b, _ := json.Marshal(v)
-				seen["j"+string(b)] = true
+				seen[jsonText(b)] = true
 			}
 		}
 		return len(seen)
@@ -263,4 +270,80 @@ func closeEnough(fn Func, got, want any, window []ev, j int) bool {
 		}
 	}
 	return math.Abs(g-w) <= 1e-13*scale*float64(len(window))
+}
+
+// TestDistinctCompaction alternates phases of all-new values (hundreds of
+// distinct keys in the window) with phases of a few repeated values, so
+// that the distinct set repeatedly grows, empties out and compacts; the
+// count is checked after every event against a naive map, and the slots
+// against the window.
+func TestDistinctCompaction(t *testing.T) {
+	const width = 700
+	w := New(aggs(Distinct))
+	d := w.states[0].(*distinctSet)
+	var window []ev
+	count := map[any]int{} // the naive distinct set of the window
+	compactions, lastSlots := 0, 0
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 12000 {
+		var v any
+		switch phase := i / 1500 % 2; {
+		case rng.IntN(10) == 0:
+			v = nil
+		case phase == 0:
+			v = "u" + strconv.Itoa(i) // new every time
+		default:
+			v = float64(rng.IntN(5))
+		}
+		ts := int64(i)
+		w.Add("", ts, []any{v})
+		window = append(window, ev{t: ts, args: []any{v}})
+		if v != nil {
+			count[v]++
+		}
+		w.EvictThrough(ts - width)
+		for len(window) > 0 && window[0].t <= ts-width {
+			if v := window[0].args[0]; v != nil {
+				if count[v]--; count[v] == 0 {
+					delete(count, v)
+				}
+			}
+			window = window[1:]
+		}
+		if len(d.slots) < lastSlots {
+			compactions++
+		}
+		lastSlots = len(d.slots)
+		if got, want := w.Values(nil)[0], len(count); got != want {
+			t.Fatalf("event %d: distinct %v, want %v", i, got, want)
+		}
+		if i%500 == 0 {
+			// Every event's slot holds its key, and counts add up.
+			n := make([]int, len(d.slots))
+			for j, e := range window {
+				s := *d.slotOf.at(j)
+				if e.args[0] == nil {
+					if s != noSlot {
+						t.Fatalf("event %d: missing value has slot %d", i, s)
+					}
+					continue
+				}
+				if d.slots[s].key != keyOf(e.args[0]) {
+					t.Fatalf("event %d: slot %d holds %v, event has %v", i, s, d.slots[s].key, e.args[0])
+				}
+				n[s]++
+			}
+			for s := range d.slots {
+				if d.slots[s].n != n[s] {
+					t.Fatalf("event %d: slot %d counts %d, want %d", i, s, d.slots[s].n, n[s])
+				}
+			}
+			if live := len(d.slots) - len(d.free); live != len(d.index) {
+				t.Fatalf("event %d: %d slots, %d free, %d keys", i, len(d.slots), len(d.free), len(d.index))
+			}
+		}
+	}
+	if compactions < 3 {
+		t.Errorf("only %d compactions", compactions)
+	}
 }

@@ -1,12 +1,19 @@
 package window
 
-// minRingCap is the smallest capacity a ring allocates or shrinks to.
-const minRingCap = 8
+// minRingCap is the smallest capacity a ring allocates; shrinkFloor the
+// smallest it shrinks to. Not shrinking small rings keeps a window whose
+// size hovers around a few dozen events (or a min/max deque, whose size
+// jumps) from reallocating all the time.
+const (
+	minRingCap  = 8
+	shrinkFloor = 32
+)
 
 // ring is a FIFO/deque over a slice whose length is zero or a power of two.
-// It grows by doubling when full and shrinks by half when at most a quarter
-// full, so its memory follows its content and a steady state does not
-// allocate.
+// It grows by doubling when full; popping from the front shrinks it when at
+// most a quarter full, to two to four times its content. Its memory follows its content
+// (within the window's turnover: a deque emptied from the back shrinks at
+// its next popFront), and a steady state does not allocate.
 type ring[T any] struct {
 	buf  []T
 	head int // index of the front element
@@ -39,17 +46,21 @@ func (r *ring[T]) popFront() {
 	r.maybeShrink()
 }
 
-// popBack removes the back element; the ring must not be empty.
+// popBack removes the back element; the ring must not be empty. It never
+// shrinks the ring: a monotonic deque pops bursts from the back and pushes
+// again right away.
 func (r *ring[T]) popBack() {
 	var zero T
 	*r.back() = zero
 	r.n--
-	r.maybeShrink()
 }
 
 func (r *ring[T]) maybeShrink() {
-	if len(r.buf) > minRingCap && r.n <= len(r.buf)/4 {
-		r.resize(len(r.buf) / 2)
+	if c := len(r.buf); c > shrinkFloor && r.n <= c/4 {
+		for c > shrinkFloor && r.n <= c/4 {
+			c /= 2
+		}
+		r.resize(c)
 	}
 }
 
@@ -65,7 +76,7 @@ func (r *ring[T]) resize(c int) {
 // reset empties the ring. It keeps a small buffer for reuse and releases a
 // large one.
 func (r *ring[T]) reset() {
-	if len(r.buf) > 8*minRingCap {
+	if len(r.buf) > shrinkFloor {
 		r.buf = nil
 	} else {
 		clear(r.buf)
