@@ -51,3 +51,46 @@ func BenchmarkThresholdVelocity(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSequence3 runs a 3-stage sequence over 100k keys through the
+// engine: key, three conditions, the NFA, keyed state and timers.
+func BenchmarkSequence3(b *testing.B) {
+	rs := mustLoad(b, `rules:
+  - name: login-payee-transfer
+    key: account
+    pattern:
+      - begin: login
+        where: type == "login"
+      - followed_by: payee
+        where: type == "new_payee"
+      - followed_by: transfer
+        where: type == "transfer" && amount > 900
+    within: 10m
+`)
+	eng, err := New(rs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	const n = 1 << 16
+	kinds := [...]string{"login", "new_payee", "transfer", "view", "view"}
+	keys := make([]string, 100000)
+	for i := range keys {
+		keys[i] = "acct-" + strconv.Itoa(i)
+	}
+	events := make([]*event.Event, n)
+	for i := range events {
+		events[i] = &event.Event{ID: strconv.Itoa(i), Fields: map[string]any{
+			"type": kinds[r.Intn(len(kinds))], "account": keys[r.Intn(len(keys))], "amount": float64(r.Intn(1000))}}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev := *events[i%n]
+		ev.Time = int64(i)
+		if err := eng.ProcessEvent(ctx, &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -35,7 +35,10 @@ type AlertHandler func(ctx context.Context, a Alert) error
 
 type config struct {
 	onAlert        AlertHandler
+	onDone         func(ctx context.Context, evs []*event.Event)
 	outOfOrderness int64
+	externalWM     bool
+	workers        int
 	decoder        *event.Decoder
 	maxPartial     int
 	now            func() time.Time
@@ -62,6 +65,26 @@ func WithDecoder(d *event.Decoder) Option { return func(c *config) { c.decoder =
 // and sequence rule.
 func WithMaxPartialMatches(n int) Option { return func(c *config) { c.maxPartial = n } }
 
+// WithWorkers shards keys across n goroutines so one engine uses n cores
+// (SPEC §16). Each (rule, key) belongs to one worker, so a key's events keep
+// their order; alerts of different keys may then be delivered in a
+// different order than with one worker. The default is 1.
+func WithWorkers(n int) Option { return func(c *config) { c.workers = max(n, 1) } }
+
+// WithExternalWatermark makes AdvanceWatermark the only thing that moves
+// the watermark: for sources with several partitions, whose watermark is
+// the minimum over them (SPEC §5), computed by the caller. Events then wait
+// in the buffer until the caller's watermark reaches them.
+func WithExternalWatermark() Option { return func(c *config) { c.externalWM = true } }
+
+// WithDoneHandler sets a function called with the events just processed,
+// once every alert they raised has been handed to the alert handler
+// without error: the point where a source may commit them. The slice is
+// valid only during the call.
+func WithDoneHandler(f func(ctx context.Context, evs []*event.Event)) Option {
+	return func(c *config) { c.onDone = f }
+}
+
 // WithClock sets the wall clock used for alerts' detected_at.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
@@ -75,8 +98,9 @@ type Engine struct {
 	mu      sync.Mutex
 	cfg     config
 	rs      *rules.Ruleset
-	shard   *shard
+	router  *router
 	queue   eventQueue
+	batch   []*event.Event // scratch: the events of one advance
 	seq     uint64
 	maxTime int64
 	wm      int64
@@ -92,7 +116,7 @@ type counters struct {
 // New builds an engine for a ruleset. A ruleset with Version 0 is given
 // version 1.
 func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
-	cfg := config{decoder: &event.Decoder{}, maxPartial: DefaultMaxPartialMatches, now: time.Now}
+	cfg := config{decoder: &event.Decoder{}, maxPartial: DefaultMaxPartialMatches, now: time.Now, workers: 1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -101,11 +125,11 @@ func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, rs: rs, maxTime: math.MinInt64, wm: math.MinInt64,
 		stats: counters{rejected: map[string]uint64{}}}
-	sh, err := newShard(e, rs)
+	r, err := newRouter(e, rs, cfg.workers)
 	if err != nil {
 		return nil, err
 	}
-	e.shard = sh
+	e.router = r
 	return e, nil
 }
 
@@ -167,6 +191,9 @@ func (e *Engine) ProcessEvent(ctx context.Context, ev *event.Event) error {
 	if ev.Time > e.maxTime {
 		e.maxTime = ev.Time
 	}
+	if e.cfg.externalWM {
+		return nil
+	}
 	return e.advance(ctx, e.maxTime-e.cfg.outOfOrderness)
 }
 
@@ -201,6 +228,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	err := e.advance(ctx, e.maxTime)
 	e.closed = true
+	e.router.stop()
 	return err
 }
 
@@ -211,35 +239,20 @@ func (e *Engine) advance(ctx context.Context, wm int64) error {
 	if wm <= e.wm {
 		return nil
 	}
-	sh := e.shard
+	batch := e.batch[:0]
 	for len(e.queue) > 0 && e.queue.peek().Time <= wm {
-		ev := e.queue.pop()
-		sh.fireTimers(ev.Time)
-		sh.process(ev)
-		e.stats.processed++
-		if err := e.deliver(ctx); err != nil {
-			e.wm = ev.Time
-			return err
-		}
+		batch = append(batch, e.queue.pop())
 	}
-	sh.fireTimers(wm)
+	e.router.run(batch, wm)
+	e.stats.processed += uint64(len(batch))
 	e.wm = wm
-	return e.deliver(ctx)
-}
-
-// deliver hands the shard's pending alerts to the handler.
-func (e *Engine) deliver(ctx context.Context) error {
-	sh := e.shard
-	defer func() { sh.out = sh.out[:0] }()
-	if e.cfg.onAlert == nil {
-		return nil
+	err := e.router.deliver(ctx, e.cfg.onAlert)
+	if err == nil && e.cfg.onDone != nil && len(batch) > 0 {
+		e.cfg.onDone(ctx, batch)
 	}
-	for i := range sh.out {
-		if err := e.cfg.onAlert(ctx, sh.out[i]); err != nil {
-			return fmt.Errorf("alert handler: %w", err)
-		}
-	}
-	return nil
+	clear(batch)
+	e.batch = batch[:0]
+	return err
 }
 
 // Ruleset returns the ruleset the engine runs.
@@ -281,12 +294,6 @@ func (e *Engine) Stats() Stats {
 	for k, v := range e.stats.rejected {
 		s.Rejected[k] = v
 	}
-	errs := e.shard.eval.Errors()
-	for _, r := range e.shard.runners {
-		rs := r.base().stats
-		rs.Errors = errs[r.base().rule.Name]
-		r.state(&rs)
-		s.Rules[r.base().rule.Name] = rs
-	}
+	e.router.stats(s.Rules)
 	return s
 }

@@ -179,3 +179,72 @@ func TestAlertJSONRoundTrip(t *testing.T) {
 		t.Errorf("time rendered as %v; want 2026-11-20T10:00:01.500Z", raw["time"])
 	}
 }
+
+func TestExternalWatermarkHoldsEventsUntilAdvanced(t *testing.T) {
+	var got []Alert
+	var done []string
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 2}")),
+		WithExternalWatermark(),
+		WithAlertHandler(func(_ context.Context, a Alert) error { got = append(got, a); return nil }),
+		WithDoneHandler(func(_ context.Context, evs []*event.Event) {
+			for _, ev := range evs {
+				done = append(done, ev.ID)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Partition A is ahead (10:05); partition B's event at 10:01 is not late
+	// because the caller's watermark (the minimum) has not passed it.
+	for _, line := range []string{"a1 10:05 c1", "b1 10:01 c1"} {
+		if err := eng.Process(ctx, parseEvent(t, line)); err != nil {
+			t.Fatalf("Process(%s) = %v", line, err)
+		}
+	}
+	if len(got) != 0 || len(done) != 0 {
+		t.Fatalf("before the watermark moved: alerts %v, done %v", alertLines(got), done)
+	}
+	if err := eng.AdvanceWatermark(ctx, time.UnixMilli(at("10:02"))); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(done) != "[b1]" || len(got) != 0 {
+		t.Fatalf("at 10:02: done %v, alerts %v; want [b1] and none", done, alertLines(got))
+	}
+	if err := eng.AdvanceWatermark(ctx, time.UnixMilli(at("10:05"))); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(done) != "[b1 a1]" || !sameLines(alertLines(got), []string{"r c1 10:05:00.000 b1,a1"}) {
+		t.Errorf("at 10:05: done %v, alerts %v", done, alertLines(got))
+	}
+	if err := eng.Process(ctx, parseEvent(t, "c1 10:04 c1")); event.ReasonOf(err) != event.ReasonLate {
+		t.Errorf("an event below the advanced watermark: %v; want late", err)
+	}
+}
+
+func TestDoneHandlerWaitsForSuccessfulDelivery(t *testing.T) {
+	failing := true
+	var done int
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 1}\nemit: every")),
+		WithAlertHandler(func(context.Context, Alert) error {
+			if failing {
+				return errors.New("sink down")
+			}
+			return nil
+		}),
+		WithDoneHandler(func(_ context.Context, evs []*event.Event) { done += len(evs) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := eng.Process(ctx, parseEvent(t, "e1 10:00 c1")); err == nil {
+		t.Fatal("Process succeeded although the sink failed")
+	}
+	if done != 0 {
+		t.Fatalf("event reported done although its alert was not delivered")
+	}
+	failing = false
+	if err := eng.Process(ctx, parseEvent(t, "e2 10:01 c1")); err != nil || done != 1 {
+		t.Errorf("Process = %v, done = %d; want nil and 1", err, done)
+	}
+}

@@ -155,3 +155,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// perKey groups alert lines by rule and key, keeping their order: with
+// several workers, alerts of different keys may interleave differently,
+// but each key's alerts keep theirs.
+func perKey(alerts []Alert) map[string][]string {
+	out := map[string][]string{}
+	for _, a := range alerts {
+		k := a.Rule + "/" + a.Key
+		out[k] = append(out[k], describeAlert(a))
+	}
+	return out
+}

@@ -16,6 +16,10 @@ type sequenceRunner struct {
 	current string               // the key being advanced, for onMatch
 	emit    func(sequence.Match) // r.onMatch, bound once
 	evicted uint64
+	// spare is an empty State kept for the next key that has none: most
+	// events of a key without state start nothing, and keys come and go,
+	// so reusing it saves an allocation per such event.
+	spare *sequence.State
 }
 
 type sequenceKey struct {
@@ -34,12 +38,24 @@ func newSequenceRunner(b ruleBase, eval *rules.Evaluator, maxPartial int) (*sequ
 }
 
 func (r *sequenceRunner) event(s *shard, ev *event.Event, key string) {
+	r.shard, r.current, s.eval.Key = s, key, key
 	k := r.keys[key]
 	if k == nil {
-		k = &sequenceKey{st: r.nfa.NewState()}
+		st := r.spare
+		if st == nil {
+			st = r.nfa.NewState()
+		}
+		r.spare = nil
+		r.nfa.Advance(st, ev, r.emit)
+		if _, pending := st.NextDeadline(); !pending && st.PartialMatches() == 0 {
+			r.spare = st // nothing started: the key needs no state
+			return
+		}
+		k = &sequenceKey{st: st}
 		r.keys[key] = k
+		r.settle(s, key, k)
+		return
 	}
-	r.shard, r.current, s.eval.Key = s, key, key
 	before := k.st.Evicted()
 	r.nfa.Advance(k.st, ev, r.emit)
 	r.evicted += k.st.Evicted() - before
@@ -65,6 +81,9 @@ func (r *sequenceRunner) settle(s *shard, key string, k *sequenceKey) {
 	d, ok := k.st.NextDeadline()
 	if !ok && k.st.PartialMatches() == 0 {
 		delete(r.keys, key)
+		if r.spare == nil {
+			r.spare = k.st
+		}
 		return
 	}
 	if ok && (k.scheduled == 0 || d < k.scheduled) {
@@ -94,8 +113,8 @@ func (r *sequenceRunner) onMatch(m sequence.Match) {
 }
 
 func (r *sequenceRunner) state(st *RuleStats) {
-	st.Keys = len(r.keys)
-	st.Evicted = r.evicted
+	st.Keys += len(r.keys)
+	st.Evicted += r.evicted
 	for _, k := range r.keys {
 		st.Partial += k.st.PartialMatches()
 	}

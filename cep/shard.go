@@ -60,24 +60,19 @@ func newShard(e *Engine, rs *rules.Ruleset) (*shard, error) {
 	return s, nil
 }
 
-// process runs every rule over one event, in ruleset order.
-func (s *shard) process(ev *event.Event) {
-	for _, r := range s.runners {
-		b := r.base()
-		if !s.eval.Bool(b.rule.Where, ev, "") {
-			continue
-		}
-		key, ok := s.eval.KeyOf(b.rule, ev)
-		if !ok {
-			b.stats.KeyFailures++
-			continue
-		}
-		r.event(s, ev, key)
+// run processes this shard's deliveries, in time order, then fires the
+// timers due by wm.
+func (s *shard) run(items []delivery, wm int64) {
+	for _, d := range items {
+		s.fireTimers(d.ev.Time)
+		s.runners[d.rule].event(s, d.ev, d.key)
 	}
+	s.fireTimers(wm)
 }
 
-// kindThrottle marks a timer that clears a throttle clock; it is the rule
-// index of such timers, offset so it never collides with a runner's.
+// throttleTimer marks a timer that clears a throttle clock: such a timer's
+// rule is throttleTimer plus the rule index, so it never collides with a
+// runner's.
 const throttleTimer = 1 << 30
 
 func (s *shard) schedule(rule int, key string, at int64) {

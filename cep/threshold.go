@@ -117,7 +117,7 @@ func (r *thresholdRunner) timer(s *shard, key string, at int64) {
 	}
 }
 
-func (r *thresholdRunner) state(st *RuleStats) { st.Keys = len(r.keys) }
+func (r *thresholdRunner) state(st *RuleStats) { st.Keys += len(r.keys) }
 
 // floorDiv divides rounding toward minus infinity, so windows before the
 // epoch align too.

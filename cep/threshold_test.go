@@ -265,6 +265,12 @@ rules:
 			if !reflect.DeepEqual(res.rejects, want) {
 				t.Errorf("rejected events = %v; want %v", res.rejects, want)
 			}
+			// The same case sharded over three workers gives each key the
+			// same alerts in the same order.
+			sharded := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo), WithWorkers(3))
+			if got, want := perKey(sharded.alerts), perKey(res.alerts); !reflect.DeepEqual(got, want) {
+				t.Errorf("with 3 workers:\n got  %q\n want %q", got, want)
+			}
 		})
 	}
 }

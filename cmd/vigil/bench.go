@@ -21,10 +21,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	events := fs.Int("events", 1_000_000, "events per run")
 	keys := fs.Int("keys", 100_000, "distinct keys")
 	seed := fs.Int64("seed", 1, "random seed of the synthetic stream")
+	workers := fs.Int("workers", 1, "engine workers (the hand-written baseline always runs on one goroutine)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	opts := bench.Options{Events: *events, Keys: *keys, Seed: *seed}
+	opts := bench.Options{Events: *events, Keys: *keys, Seed: *seed, Workers: *workers}
 	for _, sc := range bench.Scenarios {
 		if *scenario != "all" && *scenario != sc.Name {
 			continue

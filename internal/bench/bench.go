@@ -44,9 +44,10 @@ func (r Result) EventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Se
 
 // Options size a run.
 type Options struct {
-	Events int
-	Keys   int
-	Seed   int64
+	Events  int
+	Keys    int
+	Seed    int64
+	Workers int // engine workers (cep.WithWorkers); the baseline always uses one goroutine
 }
 
 // Run measures the engine and the baseline on the same events.
@@ -59,7 +60,8 @@ func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Resul
 
 	alerts := 0
 	engine, err = measure("vigil", events, func() (func(*event.Event) error, func() int, error) {
-		eng, err := cep.New(rs, cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts++; return nil }))
+		eng, err := cep.New(rs, cep.WithWorkers(opts.Workers),
+			cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts++; return nil }))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -151,7 +153,8 @@ func liveHeap() uint64 {
 
 // Print writes a comparison table.
 func Print(w io.Writer, sc Scenario, opts Options, engine, baseline Result) {
-	fmt.Fprintf(w, "scenario %s: %d events over %d keys (%s, %d CPU)\n", sc.Name, opts.Events, opts.Keys, runtime.Version(), runtime.NumCPU())
+	fmt.Fprintf(w, "scenario %s: %d events over %d keys, %d engine worker(s) (%s, %d CPU)\n",
+		sc.Name, opts.Events, opts.Keys, max(opts.Workers, 1), runtime.Version(), runtime.NumCPU())
 	fmt.Fprintf(w, "  %-13s %12s %10s %10s %10s %12s %8s\n", "", "events/s", "p50", "p99", "max", "bytes/key", "alerts")
 	for _, r := range []Result{engine, baseline} {
 		fmt.Fprintf(w, "  %-13s %12.0f %10s %10s %10s %12.0f %8d\n", r.Name, r.EventsPerSec(), r.P50, r.P99, r.Max, r.BytesPerKey, r.Alerts)

@@ -8,7 +8,7 @@ import (
 )
 
 // Scenarios are the workloads `vigil bench` knows.
-var Scenarios = []Scenario{velocity}
+var Scenarios = []Scenario{velocity, sequence3}
 
 // Find returns the scenario of that name.
 func Find(name string) (Scenario, bool) {
@@ -96,5 +96,79 @@ var velocity = Scenario{
 			c.fired = ok
 		}
 		return process, func() int { return len(cards) }
+	},
+}
+
+// sequence3: login, then a new payee, then a large transfer, per account,
+// within 10 minutes — a 3-stage sequence with relaxed contiguity.
+var sequence3 = Scenario{
+	Name: "sequence3",
+	Rules: `rules:
+  - name: login-payee-transfer
+    key: account
+    pattern:
+      - begin: login
+        where: type == "login"
+      - followed_by: payee
+        where: type == "new_payee"
+      - followed_by: transfer
+        where: type == "transfer" && amount > 900
+    within: 10m
+`,
+	Event: func(r *rand.Rand, i, keys int, t int64) *event.Event {
+		kinds := [...]string{"login", "new_payee", "transfer", "view", "view"}
+		return &event.Event{ID: strconv.Itoa(i), Time: t, Fields: map[string]any{
+			"id": strconv.Itoa(i), "ts": float64(t), "type": kinds[r.Intn(len(kinds))],
+			"account": keyName(r.Intn(keys), keys), "amount": float64(r.Intn(1000)),
+		}}
+	},
+	Baseline: func(alert func()) (func(*event.Event), func() int) {
+		// By hand, FlinkCEP's semantics for this pattern: every login
+		// starts a partial match; followed_by takes the first matching
+		// event, so partial matches move together and complete in start
+		// order; skip_past_last_event then drops every other one.
+		type partial struct {
+			start int64
+			stage int // 1: login seen, 2: payee seen
+		}
+		const within = 10 * 60 * 1000
+		accounts := map[string][]partial{}
+		process := func(ev *event.Event) {
+			f := ev.Fields
+			key, _ := f["account"].(string)
+			pms := accounts[key]
+			live := pms[:0]
+			for _, pm := range pms {
+				if ev.Time-pm.start < within {
+					live = append(live, pm)
+				}
+			}
+			pms = live
+			typ, _ := f["type"].(string)
+			switch typ {
+			case "login":
+				pms = append(pms, partial{start: ev.Time, stage: 1})
+			case "new_payee":
+				for i := range pms {
+					pms[i].stage = 2
+				}
+			case "transfer":
+				if f["amount"].(float64) > 900 {
+					for _, pm := range pms {
+						if pm.stage == 2 {
+							alert()
+							pms = pms[:0]
+							break
+						}
+					}
+				}
+			}
+			if len(pms) == 0 {
+				delete(accounts, key)
+			} else {
+				accounts[key] = pms
+			}
+		}
+		return process, func() int { return len(accounts) }
 	},
 }
