@@ -21,6 +21,8 @@ var commands []command
 
 func init() {
 	commands = []command{
+		{"serve", "vigil serve [-c vigil.yaml] [--rules DIR] [--listen ADDR]", "run the service: HTTP/Kafka in, alerts to sinks and the embedded store", runServe},
+		{"alerts", "vigil alerts [--rule R] [--key K] [--since D] [--json]", "query alert history from a running service", runAlerts},
 		{"check", "vigil check FILES…", "validate rules files; exit 1 with positioned errors", runCheck},
 		{"replay", "vigil replay -r RULES -e EVENTS.ndjson [--until T] [--out-of-orderness D] [-o FILE] [--dead-letter FILE]", "run rules over an NDJSON file of events; alerts as NDJSON", runReplay},
 		{"test", "vigil test FILES…", "run rule tests; exit 1 on any failure", runTest},

@@ -1,0 +1,206 @@
+// Package api is vigil's HTTP API (SPEC §9): event ingestion, alert
+// history, health. It knows nothing of Kafka or SQLite: the service hands it
+// small functions and interfaces.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/vigilhq/vigil/cep"
+	"github.com/vigilhq/vigil/store"
+)
+
+// AlertReader answers alert history queries (the embedded store, later
+// ClickHouse).
+type AlertReader interface {
+	Query(ctx context.Context, q store.Query) (store.Page, error)
+	Get(ctx context.Context, id string) (cep.Alert, bool, error)
+}
+
+// Ingester takes a batch of raw events (each a JSON text) and reports, per
+// index, the ones it rejected.
+type Ingester interface {
+	Ingest(ctx context.Context, items []json.RawMessage) []Rejected
+}
+
+// Rejected is one item of a POST /v1/events that was not accepted.
+type Rejected struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+}
+
+// Server serves the API.
+type Server struct {
+	Ingest      Ingester
+	Alerts      AlertReader
+	Ready       func(ctx context.Context) error // nil means always ready
+	MaxBodySize int64
+	Logger      *slog.Logger
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/events", s.postEvents)
+	mux.HandleFunc("GET /v1/alerts", s.listAlerts)
+	mux.HandleFunc("GET /v1/alerts/{id}", s.getAlert)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// errorBody is every error response: {"error":{"code","message","details"}}.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Details []any  `json:"details,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, details ...any) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Details = code, msg, details
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// postEvents accepts one JSON object, a JSON array of objects, or NDJSON.
+// Valid events are accepted even when others in the batch are rejected.
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
+	max := s.MaxBodySize
+	if max <= 0 {
+		max = 16 << 20
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+				fmt.Sprintf("request body is over the limit of %d bytes; send smaller batches", max))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad_body", "reading the request body: "+err.Error())
+		return
+	}
+	items, err := splitItems(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_json", err.Error())
+		return
+	}
+	if len(items) == 0 {
+		writeError(w, http.StatusBadRequest, "no_events", "the body holds no events: send a JSON object, an array of objects, or NDJSON")
+		return
+	}
+	rejected := s.Ingest.Ingest(r.Context(), items)
+	if rejected == nil {
+		rejected = []Rejected{}
+	}
+	status := http.StatusOK
+	if len(rejected) == len(items) {
+		status = http.StatusBadRequest // nothing accepted: say so in the status too
+	}
+	writeJSON(w, status, map[string]any{"accepted": len(items) - len(rejected), "rejected": rejected})
+}
+
+// splitItems finds the events of a body: a JSON array's elements, a single
+// JSON value (pretty-printed or not), or one value per line (NDJSON). A
+// malformed NDJSON line stays an item, so it is rejected on its own.
+func splitItems(body []byte) ([]json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, nil
+	}
+	if trimmed[0] == '[' {
+		var items []json.RawMessage
+		if err := json.Unmarshal(trimmed, &items); err != nil {
+			return nil, fmt.Errorf("the body starts as a JSON array but is not one: %v", err)
+		}
+		return items, nil
+	}
+	if json.Valid(trimmed) {
+		return []json.RawMessage{trimmed}, nil
+	}
+	var items []json.RawMessage
+	for _, line := range bytes.Split(trimmed, []byte("\n")) {
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			items = append(items, json.RawMessage(line))
+		}
+	}
+	return items, nil
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	q, err := store.ParseQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_argument", err.Error())
+		return
+	}
+	page, err := s.Alerts.Query(r.Context(), q)
+	if err != nil {
+		if errors.Is(err, store.ErrBadCursor) {
+			writeError(w, http.StatusBadRequest, "invalid_argument", err.Error())
+			return
+		}
+		s.log().Error("alert query", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "querying alerts failed")
+		return
+	}
+	alerts := page.Alerts
+	if alerts == nil {
+		alerts = []cep.Alert{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": alerts, "next_cursor": page.NextCursor})
+}
+
+func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a, ok, err := s.Alerts.Get(r.Context(), id)
+	if err != nil {
+		s.log().Error("alert lookup", "id", id, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "reading the alert failed")
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no alert with id %q", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		if err := s.Ready(r.Context()); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,218 @@
+package serve
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/rules"
+)
+
+// Config is vigil.yaml. Every field has a default, so `vigil serve` runs
+// with no file at all; see examples/vigil.yaml for a documented one.
+type Config struct {
+	// Rules are rules files or directories (default ./rules).
+	Rules []string `yaml:"rules"`
+	// DataDir holds the embedded alert store and the dead-letter file
+	// (default ./data).
+	DataDir string `yaml:"data_dir"`
+
+	Time    TimeConfig    `yaml:"time"`
+	Limits  LimitsConfig  `yaml:"limits"`
+	HTTP    HTTPConfig    `yaml:"http"`
+	Kafka   *KafkaSource  `yaml:"kafka"`
+	Sinks   SinksConfig   `yaml:"sinks"`
+	Store   StoreConfig   `yaml:"store"`
+	Logging LoggingConfig `yaml:"logging"`
+}
+
+// TimeConfig is SPEC §5.
+type TimeConfig struct {
+	Field          string   `yaml:"field"`            // default ts
+	IDField        string   `yaml:"id_field"`         // default id
+	Processing     bool     `yaml:"processing"`       // use arrival time instead of the time field
+	OutOfOrderness Duration `yaml:"out_of_orderness"` // default 5s
+	IdleTimeout    Duration `yaml:"idle_timeout"`     // default 5s: a source or partition silent this long leaves the watermark minimum
+	// AdvanceWhenIdle moves the watermark with the wall clock (now −
+	// out_of_orderness) when every source is idle, so absences and
+	// tumbling windows fire without new traffic (default true).
+	AdvanceWhenIdle bool `yaml:"advance_when_idle"`
+}
+
+// LimitsConfig bounds memory and work.
+type LimitsConfig struct {
+	MaxEventSize      int `yaml:"max_event_size"`      // bytes, default 1 MiB
+	MaxBodySize       int `yaml:"max_body_size"`       // bytes of one POST /v1/events, default 16 MiB
+	MaxPartialMatches int `yaml:"max_partial_matches"` // per key and sequence rule, default 10000
+	Workers           int `yaml:"workers"`             // engine workers, default: every core
+}
+
+// HTTPConfig is the API listener.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"` // default :8080
+}
+
+// KafkaSource reads events from a topic.
+type KafkaSource struct {
+	Brokers         []string `yaml:"brokers"`
+	Topic           string   `yaml:"topic"`
+	GroupID         string   `yaml:"group_id"`          // default vigil
+	DeadLetterTopic string   `yaml:"dead_letter_topic"` // default <topic>.dead-letter
+	// StartOffset is where a partition without a committed offset starts:
+	// first (default) or last.
+	StartOffset string `yaml:"start_offset"`
+	// CommitInterval is how often the offsets of processed events are
+	// committed (default 1s); shutdown commits too.
+	CommitInterval Duration `yaml:"commit_interval"`
+	// Consumer-group timing; defaults are kafka-go's (3s, 30s, 30s, 5s).
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	SessionTimeout    Duration `yaml:"session_timeout"`
+	RebalanceTimeout  Duration `yaml:"rebalance_timeout"`
+	JoinGroupBackoff  Duration `yaml:"join_group_backoff"`
+	FetchMaxWait      Duration `yaml:"fetch_max_wait"` // default 500ms
+}
+
+// SinksConfig says where alerts go besides the store.
+type SinksConfig struct {
+	Stdout  bool           `yaml:"stdout"` // default true
+	File    string         `yaml:"file"`   // NDJSON file, optional
+	Webhook *WebhookSink   `yaml:"webhook"`
+	Kafka   *KafkaAlertOut `yaml:"kafka"`
+}
+
+// WebhookSink POSTs each alert.
+type WebhookSink struct {
+	URL       string            `yaml:"url"`
+	Headers   map[string]string `yaml:"headers"`
+	QueueSize int               `yaml:"queue_size"` // default 1000; a full queue blocks the engine (backpressure)
+	Timeout   Duration          `yaml:"timeout"`    // per request, default 10s
+	// Retries back off exponentially with full jitter between these bounds
+	// (defaults 100ms and 30s), forever.
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+}
+
+// KafkaAlertOut writes alerts to a topic, key = alert key.
+type KafkaAlertOut struct {
+	Brokers []string `yaml:"brokers"`
+	Topic   string   `yaml:"topic"`
+}
+
+// StoreConfig is the embedded alert store.
+type StoreConfig struct {
+	Path      string   `yaml:"path"`      // default <data_dir>/alerts.db
+	Retention Duration `yaml:"retention"` // default 30d; 0 keeps alerts forever
+}
+
+// LoggingConfig sets the structured log.
+type LoggingConfig struct {
+	Level  string `yaml:"level"`  // debug | info (default) | warn | error
+	Format string `yaml:"format"` // text (default) | json
+}
+
+// Duration is a YAML duration in vigil's units (500ms, 5s, 10m, 1h, 30d).
+type Duration time.Duration
+
+// UnmarshalYAML reads a vigil duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	ms, err := rules.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(time.Duration(ms) * time.Millisecond)
+	return nil
+}
+
+// LoadConfig reads a config file; path "" gives the defaults. Settings
+// the file leaves out keep their defaults; settings it gives, zeros
+// included, are kept as given.
+func LoadConfig(path string) (*Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true) // a misspelt setting must not be silently ignored
+		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	cfg.derive()
+	return cfg, cfg.validate()
+}
+
+// Default returns the configuration `vigil serve` runs with when given no
+// file.
+func Default() *Config {
+	return &Config{
+		Rules:   []string{"./rules"},
+		DataDir: "./data",
+		Time: TimeConfig{
+			Field: event.DefaultTimeField, IDField: event.DefaultIDField,
+			OutOfOrderness: Duration(5 * time.Second), IdleTimeout: Duration(5 * time.Second),
+			AdvanceWhenIdle: true,
+		},
+		Limits: LimitsConfig{
+			MaxEventSize: event.DefaultMaxSize, MaxBodySize: 16 << 20,
+			MaxPartialMatches: 10000, Workers: runtime.GOMAXPROCS(0),
+		},
+		HTTP:    HTTPConfig{Listen: ":8080"},
+		Sinks:   SinksConfig{Stdout: true},
+		Store:   StoreConfig{Retention: Duration(30 * 24 * time.Hour)},
+		Logging: LoggingConfig{Level: "info", Format: "text"},
+	}
+}
+
+// derive fills the settings that follow from others.
+func (c *Config) derive() {
+	if c.Store.Path == "" {
+		c.Store.Path = filepath.Join(c.DataDir, "alerts.db")
+	}
+	if c.Limits.Workers <= 0 {
+		c.Limits.Workers = runtime.GOMAXPROCS(0)
+	}
+	if k := c.Kafka; k != nil {
+		if k.GroupID == "" {
+			k.GroupID = "vigil"
+		}
+		if k.DeadLetterTopic == "" {
+			k.DeadLetterTopic = k.Topic + ".dead-letter"
+		}
+	}
+}
+
+func (c *Config) validate() error {
+	if k := c.Kafka; k != nil {
+		if len(k.Brokers) == 0 || k.Topic == "" {
+			return fmt.Errorf("kafka: brokers and topic are required")
+		}
+		if k.StartOffset != "" && k.StartOffset != "first" && k.StartOffset != "last" {
+			return fmt.Errorf("kafka.start_offset: want first or last, got %q", k.StartOffset)
+		}
+	}
+	if w := c.Sinks.Webhook; w != nil && w.URL == "" {
+		return fmt.Errorf("sinks.webhook: url is required")
+	}
+	if k := c.Sinks.Kafka; k != nil && (len(k.Brokers) == 0 || k.Topic == "") {
+		return fmt.Errorf("sinks.kafka: brokers and topic are required")
+	}
+	if c.Limits.MaxEventSize < 0 || c.Limits.MaxBodySize < c.Limits.MaxEventSize {
+		return fmt.Errorf("limits: max_body_size must be at least max_event_size")
+	}
+	switch c.Logging.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("logging.level: unknown level %q", c.Logging.Level)
+	}
+	return nil
+}

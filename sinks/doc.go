@@ -1,0 +1,14 @@
+// Package sinks holds the places alerts go (SPEC §6, §12): an NDJSON file
+// or stdout ([File]), an HTTP webhook ([Webhook]), a Kafka topic ([Kafka]),
+// and [Fanout], which sends each alert to history sinks and, unless it is
+// a shadow or suppressed alert, to action sinks.
+//
+// Every sink implements [cep.Sink]: Write returns nil only once the alert
+// is durably accepted, blocks when the sink cannot keep up, and writing
+// the same alert id twice delivers it once.
+package sinks
+
+import "errors"
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("sinks: sink closed")
