@@ -2,15 +2,20 @@
 GO ?= go
 BIN := bin/vigil
 
-.PHONY: all build run test fuzz bench clean
+.PHONY: all build run replay test fuzz bench clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vigil
 
-# Runs vigil on its embedded defaults: the example rules over the example events.
+# Runs the service on embedded defaults: HTTP ingest on :8080, the example
+# rules, alerts to stdout and to the embedded store under ./data.
 run: build
+	./$(BIN) serve --rules examples/rules
+
+# Replays the example events through the example rules.
+replay: build
 	./$(BIN) replay -r examples/rules -e examples/events/payments.ndjson
 
 # Everything CI runs: formatting, vet, race-enabled tests, short fuzz runs,

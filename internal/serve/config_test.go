@@ -1,0 +1,58 @@
+package serve
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigDefaultsAndExample(t *testing.T) {
+	def, err := LoadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := LoadConfig("../../examples/vigil.yaml")
+	if err != nil {
+		t.Fatalf("examples/vigil.yaml: %v", err)
+	}
+	// The example documents the defaults: loading it changes nothing.
+	if def.HTTP != ex.HTTP || def.Time != ex.Time || def.Limits != ex.Limits || def.Store != ex.Store ||
+		def.DataDir != ex.DataDir || def.Sinks.Stdout != ex.Sinks.Stdout {
+		t.Errorf("examples/vigil.yaml differs from the defaults:\n%+v\n%+v", ex, def)
+	}
+	if def.Time.OutOfOrderness != Duration(5*time.Second) || def.Store.Path != filepath.Join("data", "alerts.db") {
+		t.Errorf("defaults = %+v", def)
+	}
+}
+
+func TestConfigKeepsExplicitZerosAndRejectsTypos(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := LoadConfig(write("time: {out_of_orderness: 0s, advance_when_idle: false}\nsinks: {stdout: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Time.OutOfOrderness != 0 || cfg.Time.AdvanceWhenIdle || cfg.Sinks.Stdout {
+		t.Errorf("explicit zeros were replaced by defaults: %+v", cfg)
+	}
+	for body, want := range map[string]string{
+		"tme: {field: ts}\n":                                      "field tme not found",
+		"time: {out_of_orderness: 5 seconds}\n":                   "invalid duration",
+		"kafka: {topic: x}\n":                                     "brokers and topic are required",
+		"kafka: {brokers: [b], topic: x, start_offset: middle}\n": "start_offset",
+		"sinks: {webhook: {headers: {a: b}}}\n":                   "url is required",
+		"logging: {level: loud}\n":                                "unknown level",
+	} {
+		if _, err := LoadConfig(write(body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: error %v; want one containing %q", body, err, want)
+		}
+	}
+}
