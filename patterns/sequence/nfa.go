@@ -7,8 +7,10 @@ import (
 	"github.com/vigilhq/vigil/event"
 )
 
-// NFA is a compiled pattern. It is immutable and safe for concurrent use by
-// any number of keys; all per-key data lives in State.
+// NFA is a compiled pattern, shared by every key; all per-key data lives in
+// State. Its automaton is immutable, but it keeps the working space of one
+// call, so one goroutine uses it at a time: compile one per worker (its
+// conditions are usually bound to that worker's expression evaluator anyway).
 type NFA struct {
 	stages     []string // leaf stage names, in pattern order; index = stage id
 	states     []rstate
@@ -17,6 +19,7 @@ type NFA struct {
 	skip       SkipKind
 	skipStage  int
 	maxPartial int
+	sc         scratch // working space: an NFA is used by one goroutine at a time
 }
 
 type rstate struct {
@@ -109,12 +112,17 @@ type comp struct {
 // and the events they reference. The zero value is not usable; use
 // NFA.NewState. A State must not be used concurrently.
 type State struct {
+	n         *NFA
 	partial   pq // FlinkCEP NFAState.partialMatches (start state included)
 	completed pq // NFAState.completedMatches (waiting for earlier partial matches)
 	seq       uint64
 	evicted   uint64
+}
 
-	// scratch, reused between calls; not part of the logical state
+// scratch is the NFA's working space for one call, reused between calls
+// and keys, so that a State holds only its logical content: with many keys,
+// per-key buffers would dominate memory.
+type scratch struct {
 	next      pq
 	potential pq
 	out       []comp
@@ -125,9 +133,8 @@ type State struct {
 
 // NewState returns the initial state of a key.
 func (n *NFA) NewState() *State {
-	st := &State{}
+	st := &State{n: n}
 	st.partial.offer(comp{state: n.start})
-	st.ctx.n = n
 	return st
 }
 
@@ -151,7 +158,7 @@ func (st *State) Evicted() uint64 { return st.evicted }
 // NextDeadline returns the earliest time at which AdvanceTime would expire a
 // partial match or release an absence match; false if there is none.
 func (st *State) NextDeadline() (int64, bool) {
-	n := st.ctx.n
+	n := st.n
 	best, ok := int64(math.MaxInt64), false
 	for i := range st.partial.a {
 		c := &st.partial.a[i]
@@ -202,24 +209,24 @@ func (n *NFA) advanceTime(st *State, t int64, emit func(Match)) {
 	if !expired {
 		return
 	}
-	st.next.reset()
-	st.potential.reset()
+	n.sc.next.reset()
+	n.sc.potential.reset()
 	for i := range st.partial.a {
 		c := st.partial.a[i]
 		if n.timedOut(&c, t) {
 			s := &n.states[c.state]
 			if s.typ == stPending {
 				c.matchTime = n.deadline(&c, t)
-				st.potential.offer(c)
+				n.sc.potential.offer(c)
 			}
 			continue
 		}
-		st.next.offer(c)
+		n.sc.next.offer(c)
 	}
-	n.processMatches(st, &st.next, emit)
-	st.partial, st.next = st.next, st.partial
-	st.next.reset()
-	st.potential.reset()
+	n.processMatches(st, &n.sc.next, emit)
+	st.partial, n.sc.next = n.sc.next, st.partial
+	n.sc.next.reset()
+	n.sc.potential.reset()
 }
 
 func (n *NFA) timedOut(c *comp, t int64) bool {
@@ -250,8 +257,8 @@ func (n *NFA) deadline(c *comp, t int64) int64 {
 func (n *NFA) process(st *State, ev *event.Event, emit func(Match)) {
 	st.seq++
 	seq := st.seq
-	st.next.reset()
-	st.potential.reset()
+	n.sc.next.reset()
+	n.sc.potential.reset()
 	for i := range st.partial.a {
 		cs := st.partial.a[i]
 		out := n.computeNextStates(st, &cs, ev, seq)
@@ -260,7 +267,7 @@ func (n *NFA) process(st *State, ev *event.Event, emit func(Match)) {
 			switch n.states[out[j].state].typ {
 			case stFinal:
 				out[j].matchTime = out[j].node.ev.Time
-				st.potential.offer(out[j])
+				n.sc.potential.offer(out[j])
 			case stStop:
 				discard = true
 			}
@@ -270,16 +277,16 @@ func (n *NFA) process(st *State, ev *event.Event, emit func(Match)) {
 				switch n.states[out[j].state].typ {
 				case stFinal, stStop:
 				default:
-					st.next.offer(out[j])
+					n.sc.next.offer(out[j])
 				}
 			}
 		}
 	}
-	n.processMatches(st, &st.next, emit)
-	st.partial, st.next = st.next, st.partial
-	st.next.reset()
-	st.potential.reset()
-	clear(st.out)
+	n.processMatches(st, &n.sc.next, emit)
+	st.partial, n.sc.next = n.sc.next, st.partial
+	n.sc.next.reset()
+	n.sc.potential.reset()
+	clear(n.sc.out)
 }
 
 // processMatches is FlinkCEP NFA.processMatchesAccordingToSkipStrategy:
@@ -287,8 +294,8 @@ func (n *NFA) process(st *State, ev *event.Event, emit func(Match)) {
 // match waits while a partial match that started earlier is alive, and
 // each emitted match prunes partial and completed matches.
 func (n *NFA) processMatches(st *State, partial *pq, emit func(Match)) {
-	for i := range st.potential.a {
-		st.completed.offer(st.potential.a[i])
+	for i := range n.sc.potential.a {
+		st.completed.offer(n.sc.potential.a[i])
 	}
 	for len(st.completed.a) > 0 {
 		earliest := &st.completed.a[0]
@@ -374,11 +381,12 @@ func (n *NFA) materialize(last *node, t int64) Match {
 // computeNextStates is FlinkCEP NFA.computeNextStates (without the Dewey
 // versions: a computation state points to its own immutable path).
 func (n *NFA) computeNextStates(st *State, cs *comp, ev *event.Event, seq uint64) []comp {
-	ctx := &st.ctx
+	ctx := &n.sc.ctx
+	ctx.n = n
 	ctx.reset(cs.node)
 	edges := n.decisionGraph(st, cs.state, ev, ctx)
 	isStart := n.states[cs.state].typ == stStart
-	out := st.out[:0]
+	out := n.sc.out[:0]
 	for _, e := range edges {
 		switch e.act {
 		case actIgnore:
@@ -400,8 +408,8 @@ func (n *NFA) computeNextStates(st *State, cs *comp, ev *event.Event, seq uint64
 	if isStart {
 		out = append(out, comp{state: cs.state})
 	}
-	st.out = out
-	clear(st.edges)
+	n.sc.out = out
+	clear(n.sc.edges)
 	return out
 }
 
@@ -409,8 +417,8 @@ func (n *NFA) computeNextStates(st *State, cs *comp, ev *event.Event, seq uint64
 // edges reachable from the state through PROCEED edges whose condition
 // holds, in FlinkCEP's (depth-first, stack) order.
 func (n *NFA) decisionGraph(st *State, from int32, ev *event.Event, ctx *condCtx) []*rtrans {
-	edges := st.edges[:0]
-	stack := append(st.stack[:0], from)
+	edges := n.sc.edges[:0]
+	stack := append(n.sc.stack[:0], from)
 	for len(stack) > 0 {
 		s := &n.states[stack[len(stack)-1]]
 		stack = stack[:len(stack)-1]
@@ -429,15 +437,15 @@ func (n *NFA) decisionGraph(st *State, from int32, ev *event.Event, ctx *condCtx
 			panic("sequence: cyclic proceed edges in the automaton")
 		}
 	}
-	st.stack = stack
-	st.edges = edges
+	n.sc.stack = stack
+	n.sc.edges = edges
 	return edges
 }
 
 // finalAfterProceed is FlinkCEP NFA.findFinalStateAfterProceed.
 func (n *NFA) finalAfterProceed(st *State, from int32, ev *event.Event, ctx *condCtx) int32 {
-	stack := append(st.stack[:0], from)
-	defer func() { st.stack = stack[:0] }()
+	stack := append(n.sc.stack[:0], from)
+	defer func() { n.sc.stack = stack[:0] }()
 	for len(stack) > 0 {
 		s := &n.states[stack[len(stack)-1]]
 		stack = stack[:len(stack)-1]
@@ -474,7 +482,7 @@ func (n *NFA) enforceBound(st *State, emit func(Match)) {
 		evicted = true
 	}
 	if evicted && len(st.completed.a) > 0 {
-		st.potential.reset()
+		n.sc.potential.reset()
 		n.processMatches(st, &st.partial, emit)
 	}
 }

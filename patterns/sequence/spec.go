@@ -2,8 +2,8 @@
 // (SPEC §3): stages with contiguity, quantifiers, groups, negation, windows
 // and after-match skip strategies, over the events of one key.
 //
-// A Pattern is compiled once per rule into an *NFA, which is immutable and
-// shared by every key. Each key owns a *State. The caller feeds a key's
+// A Pattern is compiled once per rule and worker into an *NFA, shared by
+// every key that worker handles. Each key owns a *State. The caller feeds a key's
 // events in event-time order (ties in arrival order) with Advance, and moves
 // time forward with AdvanceTime when the watermark passes.
 package sequence
