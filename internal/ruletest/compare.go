@@ -15,7 +15,7 @@ import (
 // describes every difference: expected alerts that did not come (with the
 // closest alert that did, field by field), alerts that were not expected,
 // and alerts of silent rules.
-func compare(c Case, got []cep.Alert, rejected []string) []string {
+func compare(c Case, got []cep.Alert, rejected []string, idField string) []string {
 	checked := map[string]bool{}
 	for _, x := range c.Expect {
 		checked[x.Rule] = true
@@ -39,7 +39,7 @@ func compare(c Case, got []cep.Alert, rejected []string) []string {
 	for _, x := range c.Expect {
 		found := false
 		for i, a := range pool {
-			if !used[i] && len(diff(x, a)) == 0 {
+			if !used[i] && len(diff(x, a, idField)) == 0 {
 				used[i], found = true, true
 				break
 			}
@@ -55,7 +55,7 @@ func compare(c Case, got []cep.Alert, rejected []string) []string {
 			if used[i] || a.Rule != x.Rule {
 				continue
 			}
-			if d := diff(x, a); best < 0 || len(d) < len(bestDiff) {
+			if d := diff(x, a, idField); best < 0 || len(d) < len(bestDiff) {
 				best, bestDiff = i, d
 			}
 		}
@@ -79,7 +79,8 @@ func compare(c Case, got []cep.Alert, rejected []string) []string {
 }
 
 // diff lists, as "- want / + got" lines, the fields where a differs from x.
-func diff(x Expected, a cep.Alert) []string {
+// Matched events are named by their id field.
+func diff(x Expected, a cep.Alert, idField string) []string {
 	var out []string
 	add := func(field string, want, got any) {
 		out = append(out, fmt.Sprintf("    %s:\n      - want %s\n      + got  %s", field, show(want), show(got)))
@@ -100,8 +101,7 @@ func diff(x Expected, a cep.Alert) []string {
 		gotIDs := map[string][]string{}
 		for stage, evs := range a.Matched {
 			for _, ev := range evs {
-				id, _ := ev["id"].(string)
-				gotIDs[stage] = append(gotIDs[stage], id)
+				gotIDs[stage] = append(gotIDs[stage], fmt.Sprint(ev[idField]))
 			}
 		}
 		if !reflect.DeepEqual(x.Matched, gotIDs) {

@@ -189,7 +189,11 @@ func runCase(ctx context.Context, rs *rules.Ruleset, f *File, c Case, dir string
 	if _, err := replay.Run(ctx, rs, bytes.NewReader(input), "events", opts); err != nil {
 		return fail("%v", err), 0
 	}
-	return compare(c, got, rejected), len(got)
+	idField := f.IDField
+	if idField == "" {
+		idField = event.DefaultIDField
+	}
+	return compare(c, got, rejected, idField), len(got)
 }
 
 // caseInput renders the case's events as NDJSON: inline events (YAML
