@@ -1,0 +1,61 @@
+package sources_test
+
+import (
+	"context"
+	"errors"
+	"log"
+	"time"
+
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/sources"
+)
+
+// A consumer loop: read records, process them, mark them done once their
+// results are durably written. Offsets are committed behind the loop, only
+// up to the lowest record not yet done. (Not run: it needs a broker.)
+func ExampleKafka() {
+	src, err := sources.NewKafka(sources.KafkaConfig{
+		Brokers:         []string{"localhost:9092"},
+		Topic:           "payments",
+		GroupID:         "vigil",
+		DeadLetterTopic: "payments.dead-letter",
+		Decoder:         event.Decoder{TimeField: "ts", IDField: "id"},
+		OutOfOrderness:  5 * time.Second,
+		IdleTimeout:     time.Minute,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := src.Close(ctx); err != nil { // commits what is done
+			log.Print(err)
+		}
+	}()
+
+	ctx := context.Background()
+	for {
+		recs, err := src.Read(ctx)
+		if errors.Is(err, sources.ErrClosed) || errors.Is(err, context.Canceled) {
+			return
+		}
+		if err != nil {
+			log.Print(err) // e.g. the dead-letter topic is down: retry
+			time.Sleep(time.Second)
+			continue
+		}
+		wm, ok := src.Watermark()
+		for _, r := range recs {
+			if ok && r.Event.Time < wm {
+				// Late: the engine would not match it.
+				if err := src.DeadLetter(ctx, r, event.ReasonLate, errors.New("below the watermark")); err != nil {
+					log.Print(err)
+				}
+				continue
+			}
+			// ... hand r.Event to the engine; once its alerts are written:
+			src.Done(r)
+		}
+	}
+}
