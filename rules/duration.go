@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -32,6 +34,9 @@ func ParseDuration(s string) (int64, error) {
 		}
 		n, err := strconv.ParseInt(in[:i], 10, 64)
 		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return 0, fmt.Errorf("invalid duration %q: duration too large", s)
+			}
 			return 0, fmt.Errorf("invalid duration %q: %v", s, err)
 		}
 		in = in[i:]
@@ -39,11 +44,17 @@ func ParseDuration(s string) (int64, error) {
 		for j < len(in) && (in[j] < '0' || in[j] > '9') {
 			j++
 		}
+		if j == 0 {
+			return 0, fmt.Errorf("invalid duration %q: missing unit after %d (use ms, s, m, h or d)", s, n)
+		}
 		unit, ok := unitMillis[in[:j]]
 		if !ok {
 			return 0, fmt.Errorf("invalid duration %q: unknown unit %q (use ms, s, m, h or d)", s, in[:j])
 		}
 		in = in[j:]
+		if n > math.MaxInt64/unit || total > math.MaxInt64-n*unit {
+			return 0, fmt.Errorf("invalid duration %q: duration too large", s)
+		}
 		total += n * unit
 	}
 	return total, nil

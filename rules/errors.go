@@ -78,5 +78,18 @@ func (l ErrorList) err() error {
 		return nil
 	}
 	l.sort()
-	return l
+	// A setting reached through several YAML aliases is read once per
+	// alias: report each of its errors once, under the first field that
+	// reached it.
+	seen := map[Error]bool{}
+	out := l[:0]
+	for _, e := range l {
+		k := *e
+		k.Field = ""
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -19,7 +21,7 @@ import (
 // one Env per worker is reused for every evaluation instead of building a
 // map per event. The names event, key, lists, matched and prev are
 // reserved; an event field with one of those names is reached as
-// event.<name>.
+// event.<name>. __now and __aggs are internal: rules cannot name them.
 type Env struct {
 	Event   map[string]any              `expr:"event"`
 	Key     string                      `expr:"key"`
@@ -83,7 +85,18 @@ type exprCompiler struct {
 	f      *file
 	lists  map[string]bool
 	stages map[string]bool // leaf stages of a sequence rule
-	aggs   *aggSet
+	// stageAt is where each stage of a sequence rule is written, and its
+	// field name, for the matcher's errors.
+	stageAt map[string]stageRef
+	aggs    *aggSet
+	// internal allows the names of internalNames (in the arguments of
+	// aggregates, recompiled from their syntax tree).
+	internal bool
+}
+
+type stageRef struct {
+	node  *yaml.Node
+	field string
 }
 
 // compileErr is an error found while rewriting an expression, at a rune
@@ -97,11 +110,18 @@ type compileErr struct {
 // byte offset off, for templates), and reports errors at their position.
 func (c *exprCompiler) compile(n *yaml.Node, off int, src, field string, sc scope, wantBool bool) *Expr {
 	x := &Expr{Source: src, rule: c.f.ruleName}
-	pre := &preVisitor{c: c, x: x, scope: sc, src: src, callees: map[ast.Node]bool{}, lets: map[string]bool{}}
+	pre := &preVisitor{c: c, x: x, scope: sc, src: src, callees: map[ast.Node]bool{}, lets: map[string]bool{}, lifted: map[ast.Node]string{}}
 	rw := &rewriter{pre: pre}
 	opts := []expr.Option{
 		expr.Env(Env{}),
 		expr.DisableBuiltin("now"),
+		// Let names first: an aggregate's argument is lifted before the
+		// walk reaches the declaration that encloses it.
+		expr.Patch(visitFunc(func(node *ast.Node) {
+			if d, ok := (*node).(*ast.VariableDeclaratorNode); ok {
+				pre.lets[d.Name] = true
+			}
+		})),
 		expr.Patch(pre),
 		expr.Patch(rw),
 	}
@@ -121,11 +141,16 @@ func (c *exprCompiler) compile(n *yaml.Node, off int, src, field string, sc scop
 		return nil
 	}
 	if err != nil {
+		from, msg := 0, err.Error()
 		if fe, ok := err.(*exprfile.Error); ok {
-			c.exprError(n, off, src, field, fe.From, fe.Message)
-		} else {
-			c.exprError(n, off, src, field, 0, err.Error())
+			from, msg = fe.From, fe.Message
 		}
+		if name := aggregateCallAt(src, from); name != "" && !sc.allowsAggs() {
+			// count() and sum() are expr-lang builtins too (over arrays):
+			// their errors alone do not say what went wrong.
+			msg += fmt.Sprintf("; %s() is an aggregate: aggregates work only in threshold conditions and in the summary and fields of threshold rules", name)
+		}
+		c.exprError(n, off, src, field, from, msg)
 		return nil
 	}
 	x.prog = prog
@@ -134,44 +159,64 @@ func (c *exprCompiler) compile(n *yaml.Node, off int, src, field string, sc scop
 	return x
 }
 
-// exprError reports an error at rune offset from of an expression.
+// exprError reports an error at rune offset from of src, the expression
+// that starts at byte offset off of node n's value (a template part, or the
+// whole value). The position is the fault's place in the file, whatever the
+// scalar's style; Source is the expression's text on that line of the file.
 func (c *exprCompiler) exprError(n *yaml.Node, off int, src, field string, from int, msg string) {
-	runes := []rune(src)
-	if from > len(runes) {
-		from = len(runes)
+	from = min(max(from, 0), utf8.RuneCountInString(src))
+	if off < 0 || off > len(n.Value) {
+		off = 0
 	}
-	if from < 0 {
-		from = 0
+	value := []rune(n.Value)
+	at := utf8.RuneCountInString(n.Value[:off]) + from
+	at = min(at, len(value))
+	// A fault in trailing blanks (unexpected end) is just past the text.
+	end := len(value)
+	for end > 0 && unicode.IsSpace(value[end-1]) {
+		end--
 	}
-	exprLine, lineStart := 0, 0
-	for i := 0; i < from; i++ {
-		if runes[i] == '\n' {
-			exprLine++
-			lineStart = i + 1
+	at = min(at, end)
+	pos := c.f.valuePositions(n)
+	var fault filePos
+	switch {
+	case at < len(pos):
+		fault = pos[at]
+	case at > 0:
+		fault = pos[at-1]
+		fault.col++
+	default:
+		fault = filePos{max(n.Line, 1), max(n.Column, 1)}
+	}
+	// Source: the runes of the value around the fault written on its line.
+	onLine := func(i int) bool { return value[i] != '\n' && pos[i].line == fault.line }
+	lo, hi := at, at
+	for lo > 0 && onLine(lo-1) {
+		lo--
+	}
+	for hi < len(value) && onLine(hi) {
+		hi++
+	}
+	for lo < at && unicode.IsSpace(value[lo]) {
+		lo++
+	}
+	for hi > at && unicode.IsSpace(value[hi-1]) {
+		hi--
+	}
+	source := strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return ' '
 		}
+		return r
+	}, string(value[lo:hi]))
+	e := &Error{
+		File: c.f.name, Line: fault.line, Column: fault.col, Rule: c.f.ruleName, Field: field,
+		Msg: msg, Source: source, Caret: at - lo,
 	}
-	lineEnd := lineStart
-	for lineEnd < len(runes) && runes[lineEnd] != '\n' {
-		lineEnd++
+	if n.Line <= 0 {
+		e.Line, e.Column = 0, 0
 	}
-	caret := from - lineStart
-	line, col := c.f.exprStart(n)
-	if exprLine == 0 {
-		col += len([]rune(n.Value[:off])) + caret
-	} else if n.Style == yaml.LiteralStyle {
-		line += exprLine
-		col += caret
-	}
-	source := string(runes[lineStart:lineEnd])
-	if off > 0 {
-		// A template: show the whole template line, caret under the fault.
-		source = n.Value
-		caret += len([]rune(n.Value[:off]))
-	}
-	*c.f.errs = append(*c.f.errs, &Error{
-		File: c.f.name, Line: line, Column: col, Rule: c.f.ruleName, Field: field,
-		Msg: msg, Source: strings.ReplaceAll(source, "\t", " "), Caret: caret,
-	})
+	*c.f.errs = append(*c.f.errs, e)
 }
 
 // preVisitor runs first: it notes let-bound names and callees, replaces
@@ -184,6 +229,7 @@ type preVisitor struct {
 	scope   scope
 	callees map[ast.Node]bool
 	lets    map[string]bool
+	lifted  map[ast.Node]string // aggregate reads put in place of calls, by name
 	err     *compileErr
 	// matchedRefs counts uses of `matched`, matchedNamed those of the form
 	// matched.<stage>; any other use needs every stage's events.
@@ -196,10 +242,16 @@ func (p *preVisitor) fail(n ast.Node, format string, args ...any) {
 	}
 }
 
+// internalNames are the Env fields that vigil sets for the expressions it
+// rewrites; rule authors cannot name them.
+var internalNames = []string{"__now", "__aggs"}
+
 func (p *preVisitor) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
-	case *ast.VariableDeclaratorNode:
-		p.lets[n.Name] = true
+	case *ast.IdentifierNode:
+		if contains(internalNames, n.Value) && !p.c.internal {
+			p.fail(n, "%s is a name internal to vigil (an event field of that name is event.%s)", n.Value, n.Value)
+		}
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok {
@@ -241,16 +293,35 @@ func (p *preVisitor) liftAggregate(node *ast.Node, n *ast.CallNode, name string)
 	}
 	text := name + "()"
 	if arg != nil {
+		// The walk visits children first: an aggregate inside the
+		// argument has been lifted already, to one of p.lifted.
 		var nested string
+		var letUse *ast.IdentifierNode
+		inner := map[string]bool{} // let names declared inside the argument
 		ast.Walk(&arg, visitFunc(func(m *ast.Node) {
-			if call, ok := (*m).(*ast.CallNode); ok {
-				if id, ok := call.Callee.(*ast.IdentifierNode); ok && contains(aggregateNames, id.Value) {
+			switch x := (*m).(type) {
+			case *ast.CallNode:
+				if id, ok := x.Callee.(*ast.IdentifierNode); ok && contains(aggregateNames, id.Value) && nested == "" {
 					nested = id.Value
 				}
+			case *ast.VariableDeclaratorNode:
+				inner[x.Name] = true
+			case *ast.IdentifierNode:
+				if p.lets[x.Value] && !p.callees[x] && letUse == nil {
+					letUse = x
+				}
+			}
+			if agg, ok := p.lifted[*m]; ok && nested == "" {
+				nested = agg
 			}
 		}))
 		if nested != "" {
 			p.fail(n, "aggregates cannot be nested: %s inside %s", nested, name)
+			return
+		}
+		if letUse != nil && !inner[letUse.Value] {
+			p.fail(letUse, "%s is declared with let outside %s(): an aggregate's argument is computed for each event as it enters the window, "+
+				"apart from the rest of the expression, so it cannot use let variables declared outside it", letUse.Value, name)
 			return
 		}
 		text = name + "(" + arg.String() + ")"
@@ -281,16 +352,20 @@ func (p *preVisitor) liftAggregate(node *ast.Node, n *ast.CallNode, name string)
 		aggs.args = append(aggs.args, argExpr)
 		i = len(aggs.list) - 1
 	}
-	ast.Patch(node, &ast.MemberNode{
+	read := &ast.MemberNode{
 		Node:     &ast.IdentifierNode{Value: "__aggs"},
 		Property: &ast.IntegerNode{Value: i},
-	})
+	}
+	ast.Patch(node, read)
+	p.lifted[read] = name
 }
 
 // compileArg compiles an aggregate's argument in the per-event scope.
 func (c *exprCompiler) compileArg(src string, wantBool bool) *Expr {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Value: src}
-	inner := &exprCompiler{f: c.f, lists: c.lists}
+	// The argument's text comes from the syntax tree, where now() reads
+	// __now already; the author's own use of internal names was checked.
+	inner := &exprCompiler{f: c.f, lists: c.lists, internal: true}
 	return inner.compile(n, 0, src, "", scopeEvent, wantBool)
 }
 
@@ -390,4 +465,70 @@ func callText(src string, from int) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// aggregateCallAt returns the name of the aggregate function whose call in
+// src (outside string literals) spans rune offset at, if any: the
+// innermost one.
+func aggregateCallAt(src string, at int) string {
+	runes := []rune(src)
+	isIdent := func(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+	type call struct {
+		name       string
+		start, end int // rune offsets of its name and closing parenthesis
+		depth      int // parentheses open inside it
+	}
+	var open []*call // calls whose parenthesis is open, innermost last
+	var calls []*call
+	var pending *call // an aggregate name, if its parenthesis may follow
+	depth := 0
+	var quote rune
+	for i := 0; i < len(runes); i++ {
+		r := runes[i]
+		switch {
+		case quote != 0:
+			if r == '\\' {
+				i++
+			} else if r == quote {
+				quote = 0
+			}
+			continue
+		case unicode.IsSpace(r):
+			continue
+		case r == '(':
+			depth++
+			if pending != nil {
+				pending.depth = depth
+				open = append(open, pending)
+			}
+		case r == ')':
+			if n := len(open); n > 0 && open[n-1].depth == depth {
+				open[n-1].end = i
+				open = open[:n-1]
+			}
+			depth--
+		}
+		pending = nil
+		switch {
+		case r == '"' || r == '\'' || r == '`':
+			quote = r
+		case isIdent(r) && (i == 0 || runes[i-1] != '.' && runes[i-1] != '$'):
+			j := i
+			for j < len(runes) && isIdent(runes[j]) {
+				j++
+			}
+			if name := string(runes[i:j]); contains(aggregateNames, name) {
+				pending = &call{name: name, start: i, end: len(runes)}
+				calls = append(calls, pending)
+			}
+			i = j - 1
+		}
+	}
+	name, best := "", -1
+	for _, c := range calls {
+		if c.depth > 0 && c.start <= at && at <= c.end && c.start > best {
+			name, best = c.name, c.start
+		}
+	}
+	return name
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -80,64 +82,91 @@ var (
 	identNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// parsedFile is a rules file after the first pass: its defaults and the
-// rule nodes still to compile.
-type parsedFile struct {
+// parsedDoc is a YAML document of a rules file after the first pass: its
+// defaults and the rule nodes still to compile.
+type parsedDoc struct {
 	f        *file
-	defaults map[string]entry
+	defaults *defaults
 	rules    *yaml.Node
+}
+
+// defaults are the settings a document gives every rule it holds that does
+// not set them itself, checked once, where they are written.
+type defaults struct {
+	entries  map[string]entry // as written, for rule hashes
+	severity string           // "" when not set or invalid
+	mode     string           // "" when not set or invalid
+	throttle int64            // 0 when not set or invalid
+	labels   map[string]string
+	key      *yaml.Node // nil when not set or invalid
 }
 
 // Load compiles rules files into one ruleset. Lists are shared by every file
 // of the ruleset; rule names are unique across it.
+//
+// A file may hold several YAML documents (separated by ---): each is read
+// like a file of its own, its defaults applying to its own rules, so that
+// files can be concatenated.
 func Load(sources []Source) (*Ruleset, error) {
 	var errs ErrorList
 	rs := &Ruleset{Lists: map[string]map[any]struct{}{}}
 	listAt := map[string]string{}
-	var parsed []parsedFile
+	var parsed []parsedDoc
 
 	// First pass: parse every file and gather lists, so that any rule may
 	// use any list.
 	for _, src := range sources {
 		rs.Files = append(rs.Files, src.Name)
 		f := &file{name: src.Name, lines: strings.Split(string(src.Data), "\n"), errs: &errs}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(src.Data, &doc); err != nil {
-			f.yamlError(err)
-			continue
-		}
-		if len(doc.Content) == 0 {
-			continue // an empty file holds no rules
-		}
-		top := f.mapping(doc.Content[0], "", "defaults", "lists", "rules")
-		pf := parsedFile{f: f}
-		if e, ok := top["defaults"]; ok {
-			pf.defaults = f.mapping(e.value, "defaults", "key", "severity", "labels", "mode", "throttle")
-		}
-		if e, ok := top["lists"]; ok {
-			for name, le := range f.mapping(e.value, "lists") {
-				if prev, dup := listAt[name]; dup {
-					f.errorf(le.key, "lists", "list %q is already defined in %s", name, prev)
-					continue
+		dec := yaml.NewDecoder(bytes.NewReader(src.Data))
+		for {
+			var doc yaml.Node
+			if err := dec.Decode(&doc); err != nil {
+				if err != io.EOF {
+					f.yamlError(err)
 				}
-				if !identNameRE.MatchString(name) {
-					f.errorf(le.key, "lists", "list name %q must be an identifier (letters, digits, _)", name)
-					continue
-				}
-				if set, ok := f.list(le.value, "lists."+name, src.Dir); ok {
-					rs.Lists[name] = set
-					listAt[name] = fmt.Sprintf("%s:%d", src.Name, le.key.Line)
+				break
+			}
+			if len(doc.Content) == 0 {
+				continue
+			}
+			root := doc.Content[0]
+			if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
+				continue // an empty document (--- alone) holds no rules
+			}
+			if !f.aliasesBounded(root) {
+				continue
+			}
+			pd := parsedDoc{f: f}
+			top := f.mapping(root, "", "defaults", "lists", "rules")
+			if e, ok := top["defaults"]; ok {
+				pd.defaults = f.defaults(e.value)
+			}
+			if e, ok := top["lists"]; ok {
+				for name, le := range f.mapping(e.value, "lists") {
+					if prev, dup := listAt[name]; dup {
+						f.errorf(le.key, "lists", "list %q is already defined in %s", name, prev)
+						continue
+					}
+					if !identNameRE.MatchString(name) {
+						f.errorf(le.key, "lists", "list name %q must be an identifier (letters, digits, _)", name)
+						continue
+					}
+					if set, ok := f.list(le.value, "lists."+name, src.Dir); ok {
+						rs.Lists[name] = set
+						listAt[name] = fmt.Sprintf("%s:%d", src.Name, le.key.Line)
+					}
 				}
 			}
-		}
-		if e, ok := top["rules"]; ok {
-			if e.value.Kind != yaml.SequenceNode {
-				f.errorf(e.value, "rules", "want a list of rules, got %s", kindName(e.value))
-			} else {
-				pf.rules = e.value
+			if e, ok := top["rules"]; ok {
+				if e.value.Kind != yaml.SequenceNode {
+					f.errorf(e.value, "rules", "want a list of rules, got %s", kindName(e.value))
+				} else {
+					pd.rules = e.value
+				}
 			}
+			parsed = append(parsed, pd)
 		}
-		parsed = append(parsed, pf)
 	}
 
 	listNames := map[string]bool{}
@@ -145,18 +174,32 @@ func Load(sources []Source) (*Ruleset, error) {
 		listNames[name] = true
 	}
 	ruleAt := map[string]string{}
-	for _, pf := range parsed {
-		if pf.rules == nil {
+	for _, pd := range parsed {
+		d := pd.defaults
+		if d == nil {
+			d = &defaults{}
+		}
+		if d.key != nil {
+			// A default key is compiled for each rule that takes it; check
+			// it once here, now that every list is known.
+			pd.f.ruleName = ""
+			before := len(*pd.f.errs)
+			pd.f.keyExprs(&exprCompiler{f: pd.f, lists: listNames}, d.key, "defaults.key")
+			if len(*pd.f.errs) > before {
+				d.key = nil
+			}
+		}
+		if pd.rules == nil {
 			continue
 		}
-		for _, rn := range pf.rules.Content {
-			r := pf.f.rule(rn, pf.defaults, listNames)
+		for i, rn := range pd.rules.Content {
+			r := pd.f.rule(rn, i, d, listNames)
 			if r == nil {
 				continue
 			}
 			if prev, dup := ruleAt[r.Name]; dup {
-				pf.f.ruleName = r.Name
-				pf.f.errorf(rn, "name", "rule %q is already defined at %s", r.Name, prev)
+				pd.f.ruleName = r.Name
+				pd.f.errorf(rn, "name", "rule %q is already defined at %s", r.Name, prev)
 				continue
 			}
 			ruleAt[r.Name] = fmt.Sprintf("%s:%d", r.File, r.Line)
@@ -167,6 +210,62 @@ func Load(sources []Source) (*Ruleset, error) {
 		return nil, err
 	}
 	return rs, nil
+}
+
+// defaults reads and checks a document's defaults.
+func (f *file) defaults(n *yaml.Node) *defaults {
+	f.ruleName = ""
+	d := &defaults{entries: f.mapping(n, "defaults", "key", "severity", "labels", "mode", "throttle")}
+	if e, ok := d.entries["severity"]; ok {
+		d.severity, _ = f.severity(e.value, "defaults.severity")
+	}
+	if e, ok := d.entries["mode"]; ok {
+		d.mode, _ = f.mode(e.value, "defaults.mode")
+	}
+	if e, ok := d.entries["throttle"]; ok {
+		d.throttle, _ = f.duration(e.value, "defaults.throttle")
+	}
+	if e, ok := d.entries["labels"]; ok {
+		d.labels = f.labels(e.value, "defaults.labels")
+	}
+	if e, ok := d.entries["key"]; ok {
+		d.key = e.value
+	}
+	return d
+}
+
+func (f *file) severity(n *yaml.Node, field string) (string, bool) {
+	s, ok := f.str(n, field)
+	if !ok {
+		return "", false
+	}
+	if !contains(Severities, s) {
+		f.errorf(n, field, "unknown severity %q (use %s)", s, strings.Join(Severities, ", "))
+		return "", false
+	}
+	return s, true
+}
+
+func (f *file) mode(n *yaml.Node, field string) (string, bool) {
+	s, ok := f.str(n, field)
+	if !ok {
+		return "", false
+	}
+	if s != "live" && s != "shadow" {
+		f.errorf(n, field, "unknown mode %q (use live or shadow)", s)
+		return "", false
+	}
+	return s, true
+}
+
+func (f *file) labels(n *yaml.Node, field string) map[string]string {
+	out := map[string]string{}
+	for k, le := range f.mapping(n, field) {
+		if v, ok := f.scalar(le.value, field+"."+k); ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -237,18 +336,29 @@ func (f *file) list(n *yaml.Node, field, dir string) (map[any]struct{}, bool) {
 // listValue normalises a list item like a decoded JSON value, so that
 // `country in lists.x` finds it.
 func (f *file) listValue(n *yaml.Node, field string) (any, bool) {
+	n = resolveAlias(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		f.errorf(n, field, "list values must be strings, numbers or booleans")
 		return nil, false
 	}
 	switch n.Tag {
 	case "!!int", "!!float":
-		v, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil {
-			f.errorf(n, field, "invalid number %q", n.Value)
-			return nil, false
+		// Decoding reads numbers as YAML does (0x1F, 0o17, 1_000, .inf).
+		var v any
+		if err := n.Decode(&v); err == nil {
+			switch x := v.(type) {
+			case int:
+				return float64(x), true
+			case int64:
+				return float64(x), true
+			case uint64:
+				return float64(x), true
+			case float64:
+				return x, true
+			}
 		}
-		return v, true
+		f.errorf(n, field, "invalid number %q", n.Value)
+		return nil, false
 	case "!!bool":
 		return n.Value == "true", true
 	}
@@ -261,22 +371,24 @@ var ruleKeys = []string{
 	"threshold", "emit", "throttle", "alert",
 }
 
-// rule compiles one rule; it returns nil after reporting errors.
-func (f *file) rule(n *yaml.Node, defaults map[string]entry, lists map[string]bool) *Rule {
+// rule compiles the i-th rule of a document; it returns nil after
+// reporting errors.
+func (f *file) rule(n *yaml.Node, i int, d *defaults, lists map[string]bool) *Rule {
 	f.ruleName = ""
-	if n.Kind == yaml.MappingNode {
+	if rn := resolveAlias(n); rn != nil && rn.Kind == yaml.MappingNode {
 		// Name the rule in every error, including those about its keys.
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == "name" {
-				f.ruleName = n.Content[i+1].Value
+		for i := 0; i+1 < len(rn.Content); i += 2 {
+			if rn.Content[i].Value == "name" {
+				f.ruleName = rn.Content[i+1].Value
 			}
 		}
 	}
 	before := len(*f.errs)
-	m := f.mapping(n, "", ruleKeys...)
-	if m == nil {
+	if rn := resolveAlias(n); rn == nil || rn.Kind != yaml.MappingNode {
+		f.errorf(n, fmt.Sprintf("rules[%d]", i), "a rule is a mapping of settings (name, pattern or threshold, …), got %s", kindName(rn))
 		return nil
 	}
+	m := f.mapping(n, "", ruleKeys...)
 	r := &Rule{File: f.name, Line: n.Line, Severity: DefaultSeverity}
 	if e, ok := m["name"]; !ok {
 		f.errorf(n, "", "rule has no name")
@@ -288,50 +400,39 @@ func (f *file) rule(n *yaml.Node, defaults map[string]entry, lists map[string]bo
 		r.Name = name
 		f.ruleName = name
 	}
-	get := func(key string) (entry, bool) {
-		if e, ok := m[key]; ok {
-			return e, true
-		}
-		e, ok := defaults[key]
-		return e, ok
-	}
 	if e, ok := m["description"]; ok {
 		r.Description, _ = f.str(e.value, "description")
 	}
-	if e, ok := get("severity"); ok {
-		if s, ok := f.str(e.value, "severity"); ok {
-			if !contains(Severities, s) {
-				f.errorf(e.value, "severity", "unknown severity %q (use %s)", s, strings.Join(Severities, ", "))
-			}
+	// The rule's own settings are checked here; those it takes from the
+	// defaults were checked once, where they are written.
+	if e, ok := m["severity"]; ok {
+		if s, ok := f.severity(e.value, "severity"); ok {
 			r.Severity = s
 		}
+	} else if d.severity != "" {
+		r.Severity = d.severity
 	}
-	if e, ok := get("labels"); ok {
-		r.Labels = map[string]string{}
-		for k, le := range f.mapping(e.value, "labels") {
-			if v, ok := f.scalar(le.value, "labels."+k); ok {
-				r.Labels[k] = v
-			}
-		}
+	if e, ok := m["labels"]; ok {
+		r.Labels = f.labels(e.value, "labels")
+	} else if d.labels != nil {
+		r.Labels = maps.Clone(d.labels)
 	}
-	if e, ok := get("mode"); ok {
-		if s, ok := f.str(e.value, "mode"); ok {
-			switch s {
-			case "live":
-			case "shadow":
-				r.Shadow = true
-			default:
-				f.errorf(e.value, "mode", "unknown mode %q (use live or shadow)", s)
-			}
-		}
+	mode := d.mode
+	if e, ok := m["mode"]; ok {
+		mode, _ = f.mode(e.value, "mode")
 	}
-	if e, ok := get("throttle"); ok {
+	r.Shadow = mode == "shadow"
+	if e, ok := m["throttle"]; ok {
 		r.Throttle, _ = f.duration(e.value, "throttle")
+	} else {
+		r.Throttle = d.throttle
 	}
 
 	c := &exprCompiler{f: f, lists: lists}
-	if e, ok := get("key"); ok {
-		r.Key = f.keyExprs(c, e.value)
+	if e, ok := m["key"]; ok {
+		r.Key = f.keyExprs(c, e.value, "key")
+	} else if d.key != nil {
+		r.Key = f.keyExprs(c, d.key, "defaults.key")
 	}
 	if e, ok := m["where"]; ok {
 		if s, ok := f.str(e.value, "where"); ok {
@@ -365,6 +466,9 @@ func (f *file) rule(n *yaml.Node, defaults map[string]entry, lists map[string]bo
 	alertScope := scopeAlertSeq
 	if isThr {
 		alertScope = scopeAlertAgg
+		if c.aggs == nil {
+			c.aggs = &aggSet{} // the threshold is broken; its alert still compiles
+		}
 	}
 	if e, ok := m["alert"]; ok {
 		am := f.mapping(e.value, "alert", "summary", "fields")
@@ -396,27 +500,28 @@ func (f *file) rule(n *yaml.Node, defaults map[string]entry, lists map[string]bo
 	if len(*f.errs) > before {
 		return nil
 	}
-	r.Hash, r.MatchHash = hashRule(n, defaults)
+	r.Hash, r.MatchHash = hashRule(n, d.entries)
 	return r
 }
 
 // keyExprs compiles `key`: one expression, or a list for a composite key.
-func (f *file) keyExprs(c *exprCompiler, n *yaml.Node) []*Expr {
+func (f *file) keyExprs(c *exprCompiler, n *yaml.Node, field string) []*Expr {
 	var nodes []*yaml.Node
 	if n.Kind == yaml.SequenceNode {
 		nodes = n.Content
 		if len(nodes) == 0 {
-			f.errorf(n, "key", "a composite key needs at least one expression")
+			f.errorf(n, field, "a composite key needs at least one expression")
 		}
 	} else {
 		nodes = []*yaml.Node{n}
 	}
 	var out []*Expr
 	for i, kn := range nodes {
-		field := "key"
+		field := field
 		if n.Kind == yaml.SequenceNode {
-			field = fmt.Sprintf("key[%d]", i)
+			field = fmt.Sprintf("%s[%d]", field, i)
 		}
+		kn = resolveAlias(kn)
 		if s, ok := f.str(kn, field); ok {
 			out = append(out, c.compile(kn, 0, s, field, scopeKey, false))
 		}
@@ -448,7 +553,8 @@ func (f *file) sequence(c *exprCompiler, n *yaml.Node, m map[string]entry) *Sequ
 		f.errorf(n, "pattern", "want a list of stages")
 		return nil
 	}
-	f.collectStageNames(n, c.stages, &seq.StageNames)
+	c.stageAt = map[string]stageRef{}
+	f.collectStageNames(n, c.stages, &seq.StageNames, nil)
 	seq.Stages = f.stages(c, n, "pattern")
 	if e, ok := m["within"]; ok {
 		seq.Within, _ = f.duration(e.value, "within")
@@ -468,27 +574,50 @@ func (f *file) sequence(c *exprCompiler, n *yaml.Node, m map[string]entry) *Sequ
 	}
 	if len(*f.errs) == before {
 		// The matcher has the last word on what FlinkCEP accepts; compiling
-		// here lets `vigil check` report it, at the pattern. Its conditions
-		// are never called.
+		// here lets `vigil check` report it, at the stage it names, or else
+		// at the pattern. Its conditions are never called.
 		if _, err := sequence.Compile((&Evaluator{}).Pattern(seq, 0)); err != nil {
-			f.errorf(n, "pattern", "%v", err)
+			at, field, msg := n, "pattern", err.Error()
+			for _, prefix := range []string{"stage ", "group "} {
+				rest, ok := strings.CutPrefix(msg, prefix)
+				if !ok {
+					continue
+				}
+				if q, err := strconv.QuotedPrefix(rest); err == nil {
+					name, _ := strconv.Unquote(q)
+					if ref, ok := c.stageAt[name]; ok {
+						at, field, msg = ref.node, ref.field, strings.TrimPrefix(rest[len(q):], ": ")
+					}
+				}
+			}
+			f.errorf(at, field, "%s", msg)
 		}
 	}
 	return seq
 }
 
 // collectStageNames finds every stage name, groups included, and reports
-// duplicates and names that expressions could not reach.
-func (f *file) collectStageNames(n *yaml.Node, seen map[string]bool, leaves *[]string) {
-	for _, sn := range n.Content {
+// duplicates and names that expressions could not reach. via is the alias
+// through which n is reached, if any: a name repeated by an alias is
+// reported where the alias is used.
+func (f *file) collectStageNames(n *yaml.Node, seen map[string]bool, leaves *[]string, via *yaml.Node) {
+	for _, item := range n.Content {
+		sn, at := resolveAlias(item), via
+		if at == nil && item.Kind == yaml.AliasNode {
+			at = item
+		}
 		if sn.Kind != yaml.MappingNode {
 			continue
 		}
 		for i := 0; i+1 < len(sn.Content); i += 2 {
-			k, v := sn.Content[i], sn.Content[i+1]
+			k, v := sn.Content[i], resolveAlias(sn.Content[i+1])
 			if _, ok := stageKinds[k.Value]; ok {
 				if seen[v.Value] {
-					f.errorf(v, "pattern", "duplicate stage name %q", v.Value)
+					if at != nil {
+						f.errorf(at, "pattern", "duplicate stage name %q (repeated through the alias *%s)", v.Value, at.Value)
+					} else {
+						f.errorf(v, "pattern", "duplicate stage name %q", v.Value)
+					}
 				}
 				seen[v.Value] = true
 				if !identNameRE.MatchString(v.Value) {
@@ -496,18 +625,42 @@ func (f *file) collectStageNames(n *yaml.Node, seen map[string]bool, leaves *[]s
 				}
 			}
 			if k.Value == "group" && v.Kind == yaml.SequenceNode {
-				f.collectStageNames(v, seen, leaves)
+				groupVia := at
+				if groupVia == nil && sn.Content[i+1].Kind == yaml.AliasNode {
+					groupVia = sn.Content[i+1]
+				}
+				f.collectStageNames(v, seen, leaves, groupVia)
 				delete(seen, "") // groups are named by their own key
 			}
 		}
 		if !isGroup(sn) {
 			for i := 0; i+1 < len(sn.Content); i += 2 {
 				if _, ok := stageKinds[sn.Content[i].Value]; ok {
-					*leaves = append(*leaves, sn.Content[i+1].Value)
+					*leaves = append(*leaves, resolveAlias(sn.Content[i+1]).Value)
 				}
 			}
 		}
 	}
+}
+
+// stageName returns the name of a stage as written, or "" when it has
+// none or several.
+func stageName(sn *yaml.Node) string {
+	sn = resolveAlias(sn)
+	if sn == nil || sn.Kind != yaml.MappingNode {
+		return ""
+	}
+	name := ""
+	for i := 0; i+1 < len(sn.Content); i += 2 {
+		if _, ok := stageKinds[sn.Content[i].Value]; ok {
+			v := resolveAlias(sn.Content[i+1])
+			if name != "" || v.Kind != yaml.ScalarNode || v.Value == "" {
+				return ""
+			}
+			name = v.Value
+		}
+	}
+	return name
 }
 
 func isGroup(sn *yaml.Node) bool {
@@ -522,7 +675,11 @@ func isGroup(sn *yaml.Node) bool {
 func (f *file) stages(c *exprCompiler, n *yaml.Node, field string) []Stage {
 	var out []Stage
 	for i, sn := range n.Content {
+		// Stages are named by name in errors, or by place when they have none.
 		sf := fmt.Sprintf("%s[%d]", field, i)
+		if name := stageName(sn); name != "" {
+			sf = field + "." + name
+		}
 		m := f.mapping(sn, sf, stageKeys...)
 		if m == nil {
 			continue
@@ -539,7 +696,7 @@ func (f *file) stages(c *exprCompiler, n *yaml.Node, field string) []Stage {
 			}
 		}
 		if kinds != 1 {
-			f.errorf(sn, sf, "a stage has exactly one of begin, next, followed_by, followed_by_any, not_next, not_followed_by")
+			f.errorf(resolveAlias(sn), sf, "a stage has exactly one of begin, next, followed_by, followed_by_any, not_next, not_followed_by")
 			continue
 		}
 		if i == 0 && st.Kind != sequence.Begin {
@@ -550,6 +707,9 @@ func (f *file) stages(c *exprCompiler, n *yaml.Node, field string) []Stage {
 		}
 		negated := st.Kind == sequence.NotNext || st.Kind == sequence.NotFollowedBy
 		stageField := field + "." + st.Name
+		if _, dup := c.stageAt[st.Name]; !dup && c.stageAt != nil {
+			c.stageAt[st.Name] = stageRef{resolveAlias(sn), stageField}
+		}
 		if e, ok := m["where"]; ok {
 			if s, ok := f.str(e.value, stageField+".where"); ok {
 				st.Where = c.compile(e.value, 0, s, stageField+".where", scopeStage, true)
