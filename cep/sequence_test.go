@@ -177,6 +177,19 @@ within: 10m`),
 			want:   []string{"r c1 10:02:00.000 a1,u1"},
 		},
 		{
+			name: "times 0..2 is FlinkCEP's times(0, 2): an optional stage",
+			rules: seq(`pattern:
+  - begin: a
+    where: t == "a"
+  - followed_by: b
+    where: t == "b"
+    times: 0..2
+  - followed_by: c
+    where: t == "c"`),
+			events: []string{"a1 10:00 c1 t=a", "c1 10:01 c1 t=c", "a2 10:02 c2 t=a", "b1 10:03 c2 t=b", "c2 10:04 c2 t=c"},
+			want:   []string{"r c1 10:01:00.000 a1,c1", "r c2 10:04:00.000 a2,b1,c2"},
+		},
+		{
 			name: "throttle applies to sequence alerts per key",
 			rules: seq(`pattern:
   - begin: a

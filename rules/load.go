@@ -793,16 +793,17 @@ func (f *file) times(n *yaml.Node, field string) (lo, hi int) {
 	}
 	a, b, isRange := strings.Cut(s, "..")
 	lo, err := strconv.Atoi(strings.TrimSpace(a))
-	if err != nil || lo < 1 {
-		if err == nil {
-			f.errorf(n, field, "the lower bound must be at least 1 (use optional: true for zero)")
-			return 1, 1
-		}
+	if err != nil || lo < 0 {
 		return bad()
 	}
 	if !isRange {
+		if lo == 0 {
+			f.errorf(n, field, "times must be at least 1 (a stage that may not occur is optional: true)")
+			return 1, 1
+		}
 		return lo, lo
 	}
+	// A range from 0 is FlinkCEP's times(0, m): an optional times(1, m).
 	if strings.TrimSpace(b) == "" {
 		return lo, sequence.Unbounded
 	}
