@@ -240,7 +240,7 @@ func (e *Engine) advance(ctx context.Context, wm int64) error {
 		return nil
 	}
 	batch := e.batch[:0]
-	for len(e.queue) > 0 && e.queue.peek().Time <= wm {
+	for e.queue.len() > 0 && e.queue.peek().Time <= wm {
 		batch = append(batch, e.queue.pop())
 	}
 	e.router.run(batch, wm)
@@ -289,7 +289,7 @@ func (e *Engine) Stats() Stats {
 	defer e.mu.Unlock()
 	s := Stats{
 		Processed: e.stats.processed, Late: e.stats.late, Rejected: map[string]uint64{},
-		Buffered: len(e.queue), Watermark: time.UnixMilli(e.wm).UTC(), Rules: map[string]RuleStats{},
+		Buffered: e.queue.len(), Watermark: time.UnixMilli(e.wm).UTC(), Rules: map[string]RuleStats{},
 	}
 	for k, v := range e.stats.rejected {
 		s.Rejected[k] = v

@@ -3,6 +3,7 @@ package cep
 import (
 	"container/heap"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/vigilhq/vigil/event"
@@ -13,6 +14,10 @@ import (
 // evaluator, keyed state and timers. Events reach it in time order.
 type shard struct {
 	eng      *Engine
+	rs       *rules.Ruleset
+	id       int          // this shard's number
+	count    int          // shards in the engine
+	seed     maphash.Seed // shared by all shards: ownership must agree
 	eval     *rules.Evaluator
 	runners  []runner
 	timers   timerQueue
@@ -43,7 +48,7 @@ type ruleBase struct {
 func (b *ruleBase) base() *ruleBase { return b }
 
 func newShard(e *Engine, rs *rules.Ruleset) (*shard, error) {
-	s := &shard{eng: e, eval: rules.NewEvaluator(rs)}
+	s := &shard{eng: e, rs: rs, count: 1, eval: rules.NewEvaluator(rs)}
 	for i, r := range rs.Rules {
 		b := ruleBase{rule: r, index: i, throttle: map[string]int64{}}
 		switch {
@@ -60,14 +65,39 @@ func newShard(e *Engine, rs *rules.Ruleset) (*shard, error) {
 	return s, nil
 }
 
-// run processes this shard's deliveries, in time order, then fires the
-// timers due by wm.
-func (s *shard) run(items []delivery, wm int64) {
-	for _, d := range items {
-		s.fireTimers(d.ev.Time)
-		s.runners[d.rule].event(s, d.ev, d.key)
+// run processes a batch of events in time order, then fires the timers due
+// by wm. For each event and rule it evaluates the rule's where and key and
+// handles the pair only if this shard owns it. Every shard computes the
+// same where and key results, so only shard 0 counts their failures.
+func (s *shard) run(batch []*event.Event, wm int64) {
+	for _, ev := range batch {
+		s.fireTimers(ev.Time)
+		for ri, r := range s.runners {
+			b := r.base()
+			s.eval.CountErrors = s.id == 0
+			ok := s.eval.Bool(b.rule.Where, ev, "")
+			var key string
+			if ok {
+				if key, ok = s.eval.KeyOf(b.rule, ev); !ok && s.id == 0 {
+					b.stats.KeyFailures++
+				}
+			}
+			s.eval.CountErrors = true
+			if ok && s.owns(ri, key) {
+				r.event(s, ev, key)
+			}
+		}
 	}
 	s.fireTimers(wm)
+}
+
+// owns reports whether this shard holds the state of rule ri for key.
+func (s *shard) owns(ri int, key string) bool {
+	if s.count == 1 {
+		return true
+	}
+	h := maphash.String(s.seed, key) ^ uint64(ri)*0x9e3779b97f4a7c15
+	return int(h%uint64(s.count)) == s.id
 }
 
 // throttleTimer marks a timer that clears a throttle clock: such a timer's

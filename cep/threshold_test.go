@@ -359,13 +359,19 @@ func TestAlertIDsAreDeterministic(t *testing.T) {
 }
 
 func TestRuntimeErrorsAreFalseAndCounted(t *testing.T) {
-	rs := mustLoad(t, rule("threshold: {window: 10m, condition: 'count() >= 1 && amount > 5'}"))
-	res := runEvents(t, rs, []string{"e1 10:00 c1 amount=x", "e2 10:01 c2", "e3 10:02 c3 amount=9"}, "")
-	if got := alertLines(res.alerts); !sameLines(got, []string{"r c3 10:02:00.000 e3"}) {
-		t.Errorf("alerts = %q", got)
-	}
-	if n := res.eng.Stats().Rules["r"].Errors; n != 2 {
-		t.Errorf("errors counted = %d; want 2", n)
+	for _, workers := range []int{1, 3} {
+		rs := mustLoad(t, rule("where: 'kind != \"x\" || missing > 1'\nthreshold: {window: 10m, condition: 'count() >= 1 && amount > 5'}"))
+		res := runEvents(t, rs, []string{"e1 10:00 c1 amount=x", "e2 10:01 c2", "e3 10:02 c3 amount=9",
+			"e4 10:03 - amount=9", "e5 10:04 c4 kind=x"}, "", WithWorkers(workers))
+		if got := alertLines(res.alerts); !sameLines(got, []string{"r c3 10:02:00.000 e3"}) {
+			t.Errorf("%d workers: alerts = %q", workers, got)
+		}
+		// Condition errors on e1 and e2, a where error on e5: each counted
+		// once, however many workers evaluated the where.
+		st := res.eng.Stats().Rules["r"]
+		if st.Errors != 3 || st.KeyFailures != 1 {
+			t.Errorf("%d workers: errors = %d, key failures = %d; want 3 and 1", workers, st.Errors, st.KeyFailures)
+		}
 	}
 }
 

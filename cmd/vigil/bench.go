@@ -22,10 +22,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	keys := fs.Int("keys", 100_000, "distinct keys")
 	seed := fs.Int64("seed", 1, "random seed of the synthetic stream")
 	workers := fs.Int("workers", 1, "engine workers (the hand-written baseline always runs on one goroutine)")
+	batch := fs.Int("batch", 0, "advance the watermark every N events, as serve does with its input batches (0: one event per Process call)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	opts := bench.Options{Events: *events, Keys: *keys, Seed: *seed, Workers: *workers}
+	opts := bench.Options{Events: *events, Keys: *keys, Seed: *seed, Workers: *workers, Batch: *batch}
 	for _, sc := range bench.Scenarios {
 		if *scenario != "all" && *scenario != sc.Name {
 			continue

@@ -48,6 +48,11 @@ type Options struct {
 	Keys    int
 	Seed    int64
 	Workers int // engine workers (cep.WithWorkers); the baseline always uses one goroutine
+	// Batch > 0 runs the engine as `vigil serve` does: events are buffered
+	// (cep.WithExternalWatermark) and the watermark advances once every
+	// Batch events, so workers get whole batches. 0: one event per call,
+	// as a library user calling Process.
+	Batch int
 }
 
 // Run measures the engine and the baseline on the same events.
@@ -59,13 +64,46 @@ func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Resul
 	}
 
 	alerts := 0
-	engine, err = measure("vigil", events, func() (func(*event.Event) error, func() int, error) {
-		eng, err := cep.New(rs, cep.WithWorkers(opts.Workers),
-			cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts++; return nil }))
+	var eng *cep.Engine
+	engine, err = measure("vigil", events, func(lat *latencies) (func(*event.Event) error, func() int, error) {
+		// An event's latency runs from Process to the moment it is processed
+		// and its alerts delivered: in batch mode that includes waiting for
+		// the watermark.
+		if opts.Batch > 0 {
+			lat.pending = map[*event.Event]time.Time{}
+		}
+		copts := []cep.Option{cep.WithWorkers(opts.Workers),
+			cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts++; return nil }),
+			cep.WithDoneHandler(func(_ context.Context, evs []*event.Event) {
+				if len(lat.pending) == 0 {
+					return
+				}
+				now := time.Now()
+				for _, ev := range evs {
+					if t0, ok := lat.pending[ev]; ok {
+						lat.samples = append(lat.samples, now.Sub(t0))
+						delete(lat.pending, ev)
+					}
+				}
+			})}
+		if opts.Batch > 0 {
+			copts = append(copts, cep.WithExternalWatermark())
+		}
+		eng, err = cep.New(rs, copts...)
 		if err != nil {
 			return nil, nil, err
 		}
-		return func(ev *event.Event) error { return eng.ProcessEvent(ctx, ev) }, func() int {
+		n := 0
+		process := func(ev *event.Event) error {
+			if err := eng.ProcessEvent(ctx, ev); err != nil {
+				return err
+			}
+			if n++; opts.Batch > 0 && (n%opts.Batch == 0 || n == len(events)) {
+				return eng.AdvanceWatermark(ctx, time.UnixMilli(ev.Time))
+			}
+			return nil
+		}
+		return process, func() int {
 			keys := 0
 			for _, r := range eng.Stats().Rules {
 				keys += r.Keys
@@ -73,13 +111,17 @@ func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Resul
 			return keys
 		}, nil
 	})
+	if eng != nil {
+		_ = eng.Close(ctx) // stops the workers
+		eng = nil
+	}
 	if err != nil {
 		return engine, baseline, err
 	}
 	engine.Alerts = alerts
 
 	baseAlerts := 0
-	baseline, err = measure("hand-written", events, func() (func(*event.Event) error, func() int, error) {
+	baseline, err = measure("hand-written", events, func(*latencies) (func(*event.Event) error, func() int, error) {
 		process, keys := sc.Baseline(func() { baseAlerts++ })
 		return func(ev *event.Event) error { process(ev); return nil }, keys, nil
 	})
@@ -99,46 +141,59 @@ func generate(sc Scenario, opts Options) []*event.Event {
 	return out
 }
 
-// measure runs a matcher over the events, timing every 16th event for the
-// latency percentiles. Memory per key is the live heap with the matcher
-// minus the live heap once it is dropped, both after a full GC, divided by
-// the keys it holds.
-func measure(name string, events []*event.Event, build func() (func(*event.Event) error, func() int, error)) (Result, error) {
+// latencies collects the latency of every 16th event. With pending set,
+// the matcher records an event's latency itself when it is done with it;
+// otherwise a Process call's duration is its latency.
+type latencies struct {
+	samples []time.Duration
+	pending map[*event.Event]time.Time
+}
+
+// measure runs a matcher over the events. Memory per key is the live heap
+// with the matcher minus the live heap before it was built, both after a
+// full GC, divided by the keys it holds (the events are allocated before
+// either reading).
+func measure(name string, events []*event.Event, build func(*latencies) (func(*event.Event) error, func() int, error)) (Result, error) {
 	res := Result{Name: name, Events: len(events)}
-	runtime.GC()
-	process, keysHeld, err := build()
+	before := liveHeap()
+	lat := &latencies{samples: make([]time.Duration, 0, len(events)/16+1)}
+	process, keysHeld, err := build(lat)
 	if err != nil {
 		return res, err
 	}
-	lat := make([]time.Duration, 0, len(events)/16+1)
 	start := time.Now()
 	for i, ev := range events {
-		if i%16 == 0 {
-			t0 := time.Now()
+		if i%16 != 0 {
 			if err := process(ev); err != nil {
 				return res, err
 			}
-			lat = append(lat, time.Since(t0))
 			continue
+		}
+		t0 := time.Now()
+		if lat.pending != nil {
+			lat.pending[ev] = t0
 		}
 		if err := process(ev); err != nil {
 			return res, err
 		}
+		if lat.pending == nil {
+			lat.samples = append(lat.samples, time.Since(t0))
+		}
 	}
 	res.Elapsed = time.Since(start)
 	res.Keys = keysHeld()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.P50, res.P99, res.Max = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
+	samples := lat.samples
+	slices.Sort(samples)
+	if len(samples) > 0 {
+		res.P50, res.P99, res.Max = samples[len(samples)/2], samples[len(samples)*99/100], samples[len(samples)-1]
 	}
-	lat = nil
+	lat.samples = nil
 	withMatcher := liveHeap()
 	runtime.KeepAlive(process)
 	runtime.KeepAlive(keysHeld)
-	process, keysHeld = nil, nil
-	without := liveHeap()
+	runtime.KeepAlive(events) // shared input: alive in both readings
 	if res.Keys > 0 {
-		res.BytesPerKey = float64(int64(withMatcher)-int64(without)) / float64(res.Keys)
+		res.BytesPerKey = float64(int64(withMatcher)-int64(before)) / float64(res.Keys)
 	}
 	return res, nil
 }
@@ -153,8 +208,12 @@ func liveHeap() uint64 {
 
 // Print writes a comparison table.
 func Print(w io.Writer, sc Scenario, opts Options, engine, baseline Result) {
-	fmt.Fprintf(w, "scenario %s: %d events over %d keys, %d engine worker(s) (%s, %d CPU)\n",
-		sc.Name, opts.Events, opts.Keys, max(opts.Workers, 1), runtime.Version(), runtime.NumCPU())
+	mode := "one event per Process call"
+	if opts.Batch > 0 {
+		mode = fmt.Sprintf("watermark advanced every %d events, as in serve", opts.Batch)
+	}
+	fmt.Fprintf(w, "scenario %s: %d events over %d keys, %d engine worker(s), %s (%s, %d CPU)\n",
+		sc.Name, opts.Events, opts.Keys, max(opts.Workers, 1), mode, runtime.Version(), runtime.NumCPU())
 	fmt.Fprintf(w, "  %-13s %12s %10s %10s %10s %12s %8s\n", "", "events/s", "p50", "p99", "max", "bytes/key", "alerts")
 	for _, r := range []Result{engine, baseline} {
 		fmt.Fprintf(w, "  %-13s %12.0f %10s %10s %10s %12.0f %8d\n", r.Name, r.EventsPerSec(), r.P50, r.P99, r.Max, r.BytesPerKey, r.Alerts)
