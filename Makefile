@@ -1,4 +1,6 @@
 # vigil — the two commands of the README: `make run` and `make test`.
+# Go lives at /usr/local/go on the project's machines; PATH may not say so.
+export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/vigil
 
