@@ -50,6 +50,7 @@ type TimeConfig struct {
 // LimitsConfig bounds memory and work.
 type LimitsConfig struct {
 	MaxEventSize      int `yaml:"max_event_size"`      // bytes, default 1 MiB
+	MaxEventDepth     int `yaml:"max_event_depth"`     // nesting levels of objects and arrays, default 32
 	MaxBodySize       int `yaml:"max_body_size"`       // bytes of one POST /v1/events, default 16 MiB
 	MaxPartialMatches int `yaml:"max_partial_matches"` // per key and sequence rule, default 10000
 	Workers           int `yaml:"workers"`             // engine workers, default: every core
@@ -163,7 +164,7 @@ func Default() *Config {
 			AdvanceWhenIdle: true,
 		},
 		Limits: LimitsConfig{
-			MaxEventSize: event.DefaultMaxSize, MaxBodySize: 16 << 20,
+			MaxEventSize: event.DefaultMaxSize, MaxEventDepth: event.DefaultMaxDepth, MaxBodySize: 16 << 20,
 			MaxPartialMatches: 10000, Workers: runtime.GOMAXPROCS(0),
 		},
 		HTTP:    HTTPConfig{Listen: ":8080"},

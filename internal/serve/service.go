@@ -70,7 +70,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		return nil, err
 	}
 	s.decoder = event.Decoder{TimeField: cfg.Time.Field, IDField: cfg.Time.IDField,
-		MaxSize: cfg.Limits.MaxEventSize, ProcessingTime: cfg.Time.Processing}
+		MaxSize: cfg.Limits.MaxEventSize, MaxDepth: cfg.Limits.MaxEventDepth, ProcessingTime: cfg.Time.Processing}
 	if err = os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
