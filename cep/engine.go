@@ -100,7 +100,12 @@ type Engine struct {
 	rs      *rules.Ruleset
 	router  *router
 	queue   eventQueue
-	batch   []*event.Event // scratch: the events of one advance
+	// pending holds alerts raised but not yet accepted by the handler
+	// (pending[:sent] are done); undone the processed events waiting for
+	// their alerts to be delivered.
+	pending []Alert
+	sent    int
+	undone  []*event.Event
 	seq     uint64
 	maxTime int64
 	wm      int64
@@ -216,8 +221,10 @@ func (e *Engine) Watermark() time.Time {
 	return time.UnixMilli(e.wm).UTC()
 }
 
-// Close processes every buffered event (as if the out-of-orderness were 0)
-// and stops the engine. It does not move time past the last event: to
+// Close processes every buffered event (as if the out-of-orderness were 0),
+// delivers every pending alert, and stops the engine. If the alert handler
+// fails, Close returns its error and the engine stays open, so Close can
+// be called again. It does not move time past the last event: to
 // close open windows and confirm pending absences, AdvanceWatermark to
 // EndOfTime first, as replay does.
 func (e *Engine) Close(ctx context.Context) error {
@@ -226,33 +233,62 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.closed {
 		return nil
 	}
-	err := e.advance(ctx, e.maxTime)
+	if err := e.advance(ctx, max(e.maxTime, e.wm)); err != nil {
+		return err // still open: Close again once the handler recovers
+	}
 	e.closed = true
 	e.router.stop()
-	return err
+	return nil
 }
 
 // advance processes the events and timers due by wm, in time order:
 // timers due at or before an event's time fire before it, so a window
 // ending at t closes before an event at t is counted in the next one.
+// Events exactly at the current watermark are not late, so they are
+// processed even when wm does not move.
 func (e *Engine) advance(ctx context.Context, wm int64) error {
-	if wm <= e.wm {
+	// First finish what an earlier failed delivery left.
+	if err := e.flush(ctx); err != nil {
+		return err
+	}
+	if wm < e.wm || (wm == e.wm && (e.queue.len() == 0 || e.queue.peek().Time > wm)) {
 		return nil
 	}
-	batch := e.batch[:0]
+	start := len(e.undone)
 	for e.queue.len() > 0 && e.queue.peek().Time <= wm {
-		batch = append(batch, e.queue.pop())
+		e.undone = append(e.undone, e.queue.pop())
 	}
+	batch := e.undone[start:]
 	e.router.run(batch, wm)
 	e.stats.processed += uint64(len(batch))
 	e.wm = wm
-	err := e.router.deliver(ctx, e.cfg.onAlert)
-	if err == nil && e.cfg.onDone != nil && len(batch) > 0 {
-		e.cfg.onDone(ctx, batch)
+	e.pending = e.router.collect(e.pending)
+	return e.flush(ctx)
+}
+
+// flush hands the pending alerts to the handler, in order, then reports
+// the events whose alerts are all delivered as done. On a handler error
+// the undelivered alerts stay pending — none is dropped — and the next
+// Process, AdvanceWatermark or Close delivers them first.
+func (e *Engine) flush(ctx context.Context) error {
+	for e.sent < len(e.pending) {
+		if h := e.cfg.onAlert; h != nil {
+			if err := h(ctx, e.pending[e.sent]); err != nil {
+				return fmt.Errorf("alert handler: %w", err)
+			}
+		}
+		e.pending[e.sent] = Alert{}
+		e.sent++
 	}
-	clear(batch)
-	e.batch = batch[:0]
-	return err
+	e.pending, e.sent = e.pending[:0], 0
+	if len(e.undone) > 0 {
+		if e.cfg.onDone != nil {
+			e.cfg.onDone(ctx, e.undone)
+		}
+		clear(e.undone)
+		e.undone = e.undone[:0]
+	}
+	return nil
 }
 
 // Ruleset returns the ruleset the engine runs.
@@ -268,6 +304,7 @@ type Stats struct {
 	Late      uint64            // events rejected as late
 	Rejected  map[string]uint64 // other rejected events, by reason
 	Buffered  int               // events waiting for the watermark
+	Pending   int               // alerts raised but not yet accepted by the alert handler
 	Watermark time.Time
 	Rules     map[string]RuleStats
 }
@@ -289,7 +326,7 @@ func (e *Engine) Stats() Stats {
 	defer e.mu.Unlock()
 	s := Stats{
 		Processed: e.stats.processed, Late: e.stats.late, Rejected: map[string]uint64{},
-		Buffered: e.queue.len(), Watermark: time.UnixMilli(e.wm).UTC(), Rules: map[string]RuleStats{},
+		Buffered: e.queue.len(), Pending: len(e.pending) - e.sent, Watermark: time.UnixMilli(e.wm).UTC(), Rules: map[string]RuleStats{},
 	}
 	for k, v := range e.stats.rejected {
 		s.Rejected[k] = v

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -224,15 +225,21 @@ func TestExternalWatermarkHoldsEventsUntilAdvanced(t *testing.T) {
 
 func TestDoneHandlerWaitsForSuccessfulDelivery(t *testing.T) {
 	failing := true
-	var done int
+	var done []string
+	var delivered []string
 	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 1}\nemit: every")),
-		WithAlertHandler(func(context.Context, Alert) error {
+		WithAlertHandler(func(_ context.Context, a Alert) error {
 			if failing {
 				return errors.New("sink down")
 			}
+			delivered = append(delivered, a.EventIDs[len(a.EventIDs)-1])
 			return nil
 		}),
-		WithDoneHandler(func(_ context.Context, evs []*event.Event) { done += len(evs) }))
+		WithDoneHandler(func(_ context.Context, evs []*event.Event) {
+			for _, ev := range evs {
+				done = append(done, ev.ID)
+			}
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,11 +247,70 @@ func TestDoneHandlerWaitsForSuccessfulDelivery(t *testing.T) {
 	if err := eng.Process(ctx, parseEvent(t, "e1 10:00 c1")); err == nil {
 		t.Fatal("Process succeeded although the sink failed")
 	}
-	if done != 0 {
-		t.Fatalf("event reported done although its alert was not delivered")
+	if len(done) != 0 || eng.Stats().Pending != 1 {
+		t.Fatalf("after a failed delivery: done %v, pending %d; want none done, 1 pending", done, eng.Stats().Pending)
 	}
 	failing = false
-	if err := eng.Process(ctx, parseEvent(t, "e2 10:01 c1")); err != nil || done != 1 {
-		t.Errorf("Process = %v, done = %d; want nil and 1", err, done)
+	if err := eng.Process(ctx, parseEvent(t, "e2 10:01 c1")); err != nil {
+		t.Fatal(err)
+	}
+	// The held-back alert goes first, then the new one; both events are done.
+	if fmt.Sprint(delivered) != "[e1 e2]" || fmt.Sprint(done) != "[e1 e2]" {
+		t.Errorf("delivered %v, done %v; want [e1 e2] both", delivered, done)
+	}
+}
+
+func TestHandlerErrorLosesNoAlert(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		fails := 1
+		var got []string
+		eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 1}")),
+			WithWorkers(workers), WithExternalWatermark(),
+			WithAlertHandler(func(_ context.Context, a Alert) error {
+				if fails > 0 {
+					fails--
+					return errors.New("sink down")
+				}
+				got = append(got, a.Key)
+				return nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for _, l := range []string{"e1 10:00 k1", "e2 10:00 k2", "e3 10:00 k3"} {
+			if err := eng.Process(ctx, parseEvent(t, l)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := eng.AdvanceWatermark(ctx, time.UnixMilli(at("10:00"))); err == nil {
+			t.Fatal("the failing handler's error did not reach the caller")
+		}
+		// Nothing new to process: Close must still deliver the three alerts.
+		if err := eng.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if sort.Strings(got); fmt.Sprint(got) != "[k1 k2 k3]" {
+			t.Errorf("%d workers: delivered %v; want all three keys", workers, got)
+		}
+	}
+}
+
+func TestEventsAtTheWatermarkAreProcessed(t *testing.T) {
+	var got []Alert
+	eng, err := New(mustLoad(t, rule("threshold: {window: 10m, condition: count() >= 2}")),
+		WithAlertHandler(func(_ context.Context, a Alert) error { got = append(got, a); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, l := range []string{"e1 10:00 c1", "e2 10:00 c1"} {
+		if err := eng.Process(ctx, parseEvent(t, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The second event has the watermark's time: not late, processed at once.
+	if st := eng.Stats(); st.Processed != 2 || st.Buffered != 0 || len(got) != 1 {
+		t.Errorf("processed %d, buffered %d, alerts %d; want 2, 0, 1", st.Processed, st.Buffered, len(got))
 	}
 }

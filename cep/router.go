@@ -1,8 +1,6 @@
 package cep
 
 import (
-	"context"
-	"fmt"
 	"hash/maphash"
 	"sync"
 
@@ -68,23 +66,15 @@ func (r *router) run(batch []*event.Event, wm int64) {
 	r.wg.Wait()
 }
 
-// deliver hands every shard's pending alerts to the handler, shard by
-// shard; within a shard they are in time order.
-func (r *router) deliver(ctx context.Context, h AlertHandler) error {
-	var err error
+// collect moves every shard's new alerts to dst, shard by shard; within a
+// shard they are in time order.
+func (r *router) collect(dst []Alert) []Alert {
 	for _, sh := range r.shards {
-		if err == nil && h != nil {
-			for i := range sh.out {
-				if err = h(ctx, sh.out[i]); err != nil {
-					err = fmt.Errorf("alert handler: %w", err)
-					break
-				}
-			}
-		}
+		dst = append(dst, sh.out...)
 		clear(sh.out)
 		sh.out = sh.out[:0]
 	}
-	return err
+	return dst
 }
 
 // stop ends the shard goroutines.

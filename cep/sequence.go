@@ -46,7 +46,9 @@ func (r *sequenceRunner) event(s *shard, ev *event.Event, key string) {
 			st = r.nfa.NewState()
 		}
 		r.spare = nil
+		before := st.Evicted()
 		r.nfa.Advance(st, ev, r.emit)
+		r.evicted += st.Evicted() - before
 		if _, pending := st.NextDeadline(); !pending && st.PartialMatches() == 0 {
 			r.spare = st // nothing started: the key needs no state
 			return

@@ -291,6 +291,21 @@ max_partial_matches: 5`))
 	if got := alertLines(res.alerts); !sameLines(got, want) {
 		t.Errorf("alerts:\n got  %q\n want %q (the five newest a's)", got, want)
 	}
+	// Evictions on a key's very first event count too: with an optional
+	// begin stage, an event both stages accept starts two partial matches.
+	rs = mustLoad(t, rule(`pattern:
+  - begin: a
+    where: t == "a"
+    optional: true
+  - followed_by: b
+    where: t == "a" || t == "b"
+  - followed_by: c
+    where: t == "c"
+max_partial_matches: 1`))
+	first := runEvents(t, rs, []string{"a1 10:00 c1 t=a"}, "10:00").eng.Stats().Rules["r"]
+	if first.Evicted != 1 {
+		t.Errorf("evictions on a key's first event: %d; want 1", first.Evicted)
+	}
 	// With a window, every partial match expires and the key is released.
 	rs = mustLoad(t, rule(`pattern:
   - begin: a

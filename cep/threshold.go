@@ -16,8 +16,8 @@ type thresholdRunner struct {
 }
 
 // thresholdKey is one key's window. Once the window is empty only the last
-// result is kept, and only when it was true: emit first re-arms after a
-// false evaluation, so a key whose last result was false needs no state.
+// result is kept, and only when it was true under emit: first, which
+// re-arms after a false evaluation; any other key then needs no state.
 type thresholdKey struct {
 	win       *window.Window
 	lastTrue  bool
@@ -112,7 +112,9 @@ func (r *thresholdRunner) timer(s *shard, key string, at int64) {
 		}
 		k.win, k.last = nil, nil
 	}
-	if !k.lastTrue {
+	// Only emit: first reads the last result; with emit: every an idle key
+	// needs nothing.
+	if !k.lastTrue || r.t.EmitEvery {
 		delete(r.keys, key)
 	}
 }

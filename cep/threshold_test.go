@@ -384,6 +384,9 @@ rules:
     threshold: {window: {size: 1h, type: tumbling}, condition: count() >= 100}
   - name: stays-true
     threshold: {window: 10m, condition: count() >= 1}
+  - name: every
+    threshold: {window: 10m, condition: count() >= 1}
+    emit: every
 `)
 	ctx := context.Background()
 	eng, err := New(rs)
@@ -403,9 +406,9 @@ rules:
 		t.Fatal(err)
 	}
 	st := eng.Stats()
-	if st.Rules["sliding"].Keys != 0 || st.Rules["tumbling"].Keys != 0 {
-		t.Errorf("keys held after the windows passed: sliding %d, tumbling %d; want 0",
-			st.Rules["sliding"].Keys, st.Rules["tumbling"].Keys)
+	if st.Rules["sliding"].Keys != 0 || st.Rules["tumbling"].Keys != 0 || st.Rules["every"].Keys != 0 {
+		t.Errorf("keys held after the windows passed: sliding %d, tumbling %d, emit every %d; want 0",
+			st.Rules["sliding"].Keys, st.Rules["tumbling"].Keys, st.Rules["every"].Keys)
 	}
 	// A key whose last result was true keeps only that flag (emit first).
 	if st.Rules["stays-true"].Keys != 1000 {
