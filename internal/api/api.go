@@ -43,6 +43,7 @@ type Server struct {
 	Alerts      AlertReader
 	Ready       func(ctx context.Context) error // nil means always ready
 	MaxBodySize int64
+	MaxItems    int // events in one POST; default 10000
 	Logger      *slog.Logger
 }
 
@@ -56,7 +57,13 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	routes := map[string]string{"/v1/events": "POST", "/v1/alerts": "GET", "/healthz": "GET", "/readyz": "GET"}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow, ok := routes[r.URL.Path]; ok {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, allow))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
 	return mux
@@ -103,7 +110,23 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_body", "reading the request body: "+err.Error())
 		return
 	}
+	maxItems := s.MaxItems
+	if maxItems <= 0 {
+		maxItems = 10000
+	}
+	// Count before splitting: a body of many tiny lines must not cost
+	// memory in proportion to its line count beyond the limit.
+	if n := bytes.Count(body, []byte("\n")); n > maxItems+1 {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_many_events",
+			fmt.Sprintf("the body has %d lines, over the limit of %d events per request; send smaller batches", n, maxItems))
+		return
+	}
 	items, err := splitItems(body)
+	if err == nil && len(items) > maxItems {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_many_events",
+			fmt.Sprintf("%d events, over the limit of %d per request; send smaller batches", len(items), maxItems))
+		return
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_json", err.Error())
 		return

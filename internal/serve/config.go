@@ -49,11 +49,12 @@ type TimeConfig struct {
 
 // LimitsConfig bounds memory and work.
 type LimitsConfig struct {
-	MaxEventSize      int `yaml:"max_event_size"`      // bytes, default 1 MiB
-	MaxEventDepth     int `yaml:"max_event_depth"`     // nesting levels of objects and arrays, default 32
-	MaxBodySize       int `yaml:"max_body_size"`       // bytes of one POST /v1/events, default 16 MiB
-	MaxPartialMatches int `yaml:"max_partial_matches"` // per key and sequence rule, default 10000
-	Workers           int `yaml:"workers"`             // engine workers, default: every core
+	MaxEventSize        int `yaml:"max_event_size"`         // bytes, default 1 MiB
+	MaxEventDepth       int `yaml:"max_event_depth"`        // nesting levels of objects and arrays, default 32
+	MaxBodySize         int `yaml:"max_body_size"`          // bytes of one POST /v1/events, default 16 MiB
+	MaxEventsPerRequest int `yaml:"max_events_per_request"` // items in one POST /v1/events, default 10000
+	MaxPartialMatches   int `yaml:"max_partial_matches"`    // per key and sequence rule, default 10000
+	Workers             int `yaml:"workers"`                // engine workers, default: every core
 }
 
 // HTTPConfig is the API listener.
@@ -164,7 +165,7 @@ func Default() *Config {
 			AdvanceWhenIdle: true,
 		},
 		Limits: LimitsConfig{
-			MaxEventSize: event.DefaultMaxSize, MaxEventDepth: event.DefaultMaxDepth, MaxBodySize: 16 << 20,
+			MaxEventSize: event.DefaultMaxSize, MaxEventDepth: event.DefaultMaxDepth, MaxBodySize: 16 << 20, MaxEventsPerRequest: 10000,
 			MaxPartialMatches: 10000, Workers: runtime.GOMAXPROCS(0),
 		},
 		HTTP:    HTTPConfig{Listen: ":8080"},
@@ -209,6 +210,15 @@ func (c *Config) validate() error {
 	}
 	if c.Limits.MaxEventSize < 0 || c.Limits.MaxBodySize < c.Limits.MaxEventSize {
 		return fmt.Errorf("limits: max_body_size must be at least max_event_size")
+	}
+	if c.Limits.MaxPartialMatches <= 0 || c.Limits.MaxEventsPerRequest <= 0 {
+		return fmt.Errorf("limits: max_partial_matches and max_events_per_request must be positive: state and requests are always bounded")
+	}
+	if c.Time.IdleTimeout <= 0 {
+		return fmt.Errorf("time.idle_timeout must be positive")
+	}
+	if c.Time.OutOfOrderness < 0 {
+		return fmt.Errorf("time.out_of_orderness must not be negative")
 	}
 	switch c.Logging.Level {
 	case "debug", "info", "warn", "error":

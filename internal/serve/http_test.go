@@ -21,6 +21,7 @@ const t0 = int64(1795169045000) // 2026-11-20T10:04:05Z
 func TestHTTPIngestAcceptsGoodItemsAndRejectsBadOnes(t *testing.T) {
 	cfg := testConfig(t, velocityRules)
 	cfg.Limits.MaxBodySize = 4096
+	cfg.Limits.MaxEventsPerRequest = 50
 	r := start(t, cfg)
 
 	// An array with two bad items among good ones.
@@ -63,6 +64,12 @@ func TestHTTPIngestAcceptsGoodItemsAndRejectsBadOnes(t *testing.T) {
 	status, resp = r.post(t, "["+strings.Repeat(ev("big", t0, "c9", "ok")+",", 100)+ev("big", t0, "c9", "ok")+"]")
 	if status != http.StatusRequestEntityTooLarge || resp["error"].(map[string]any)["code"] != "body_too_large" {
 		t.Errorf("too large: status %d, %v", status, resp)
+	}
+
+	// Over the item limit, even of tiny lines: 413 before any work.
+	status, resp = r.post(t, strings.Repeat("1\n", 200))
+	if status != http.StatusRequestEntityTooLarge || resp["error"].(map[string]any)["code"] != "too_many_events" {
+		t.Errorf("too many events: status %d, %v", status, resp)
 	}
 
 	// The three declines of c1 raise one alert, on stdout and in the API.
@@ -108,6 +115,7 @@ func TestAPIErrorsAreConsistent(t *testing.T) {
 		{"/v1/alerts?cursor=garbage", 400, "invalid_argument"},
 		{"/v1/alerts?limit=-3", 400, "invalid_argument"},
 		{"/v1/nothing", 404, "not_found"},
+		{"/v1/events", 405, "method_not_allowed"},
 	} {
 		resp, err := http.Get(r.url + c.path)
 		if err != nil {

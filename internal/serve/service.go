@@ -54,12 +54,23 @@ type Service struct {
 	httpSeq   atomic.Uint64
 	startedAt int64
 	stopping  atomic.Bool
+
+	// life bounds every engine call. It is the service's, never an HTTP
+	// request's: one engine step writes the alerts of many requests and of
+	// Kafka, so a client hanging up must not cancel it. Shutdown cancels it
+	// first, so blocked writes give up and their alerts wait, pending, for
+	// the drain.
+	life     context.Context
+	stopLife context.CancelFunc
+
+	sinkErr atomic.Pointer[error] // the last alert write failure, while sinks fail
 }
 
 // New builds a service from its config: it loads the rules, opens the
 // store and the sinks, connects the sources, and binds the listener.
 func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	s := &Service{cfg: cfg, log: logger, pending: map[*event.Event]sources.Record{}, startedAt: time.Now().UnixMilli()}
+	s.life, s.stopLife = context.WithCancel(context.Background())
 	var err error
 	defer func() {
 		if err != nil {
@@ -142,7 +153,8 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			return nil, err
 		}
 	}
-	srv := &api.Server{Ingest: s, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize), Logger: logger}
+	srv := &api.Server{Ingest: s, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize),
+		MaxItems: cfg.Limits.MaxEventsPerRequest, Logger: logger}
 	s.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if s.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
@@ -201,11 +213,10 @@ func (s *Service) Describe() string {
 }
 
 // Run serves until ctx ends, then shuts down gracefully: stop intake,
-// drain the engine, flush the sinks, commit offsets.
+// drain the engine, flush the sinks, commit offsets. Each phase has its own
+// time limit, so one slow part cannot starve the others.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	runCtx, stopIntake := context.WithCancel(context.Background())
-	defer stopIntake()
 	errc := make(chan error, 3)
 
 	wg.Add(1)
@@ -216,26 +227,24 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 	if s.kafka != nil {
+		s.marks.observe("kafka", 0, false) // holds time until the source reports
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.readKafka(runCtx); err != nil {
+			if err := s.readKafka(s.life); err != nil {
 				errc <- err
 			}
 		}()
 	}
-	if s.kafka != nil {
-		s.marks.observe("kafka", 0, false) // holds time until the source reports
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.tick(runCtx)
+		s.tick(s.life)
 	}()
 	retention := make(chan struct{})
 	go func() {
 		defer close(retention)
-		s.store.RunRetention(runCtx, time.Hour)
+		s.store.RunRetention(s.life, time.Hour)
 	}()
 
 	var runErr error
@@ -246,18 +255,27 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.stopping.Store(true)
 	s.log.Info("shutting down: stopping intake")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = s.api.Shutdown(shutCtx)
-	stopIntake()
+	s.stopLife() // blocked alert writes give up; their alerts stay pending for the drain
+	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := s.api.Shutdown(httpCtx); err != nil {
+		s.log.Warn("requests still running after 10s; closing their connections", "err", err)
+		_ = s.api.Close()
+	}
+	cancelHTTP()
 	wg.Wait()
 	<-retention
+
 	s.log.Info("shutting down: draining the engine")
-	if err := s.eng.Close(shutCtx); err != nil {
-		s.log.Error("draining the engine", "err", err)
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := s.eng.Close(drainCtx); err != nil {
+		s.log.Error("draining the engine: alerts not written; their events stay uncommitted",
+			"pending", s.eng.Stats().Pending, "err", err)
 		runErr = errors.Join(runErr, err)
 	}
-	if err := s.closeAll(shutCtx); err != nil {
+	cancelDrain()
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelFlush()
+	if err := s.closeAll(flushCtx); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
 	s.log.Info("stopped")
@@ -294,8 +312,10 @@ func (s *Service) writeAlert(ctx context.Context, a cep.Alert) error {
 	for {
 		err := s.fanout.Write(ctx, a)
 		if err == nil {
+			s.sinkErr.Store(nil)
 			return nil
 		}
+		s.sinkErr.Store(&err)
 		if ctx.Err() != nil {
 			return err
 		}
@@ -325,8 +345,9 @@ func (s *Service) eventsDone(_ context.Context, evs []*event.Event) {
 	}
 }
 
-// Ingest implements api.Ingester for POST /v1/events.
-func (s *Service) Ingest(ctx context.Context, items []json.RawMessage) []api.Rejected {
+// Ingest implements api.Ingester for POST /v1/events. The request's context
+// is not used for the engine: see Service.life.
+func (s *Service) Ingest(_ context.Context, items []json.RawMessage) []api.Rejected {
 	var rejected []api.Rejected
 	var maxTime int64
 	seen := false
@@ -334,12 +355,13 @@ func (s *Service) Ingest(ctx context.Context, items []json.RawMessage) []api.Rej
 		pos := "http:" + strconv.FormatInt(s.startedAt, 36) + ":" + strconv.FormatUint(s.httpSeq.Add(1), 10)
 		ev, err := s.decoder.Decode(raw, pos)
 		if err == nil {
-			err = s.eng.ProcessEvent(ctx, ev)
+			err = s.eng.ProcessEvent(s.life, ev)
 		}
 		if err != nil {
 			reason := event.ReasonOf(err)
 			rejected = append(rejected, api.Rejected{Index: i, Reason: reason, Error: err.Error()})
-			s.dead.write(replay.Rejected{Source: "http", Line: i, Reason: reason, Error: err.Error(), Raw: string(raw)})
+			// Line is the item's number in the request, from 1.
+			s.dead.write(replay.Rejected{Source: "http", Line: i + 1, Reason: reason, Error: err.Error(), Raw: string(raw)})
 			continue
 		}
 		if !seen || ev.Time > maxTime {
@@ -348,7 +370,7 @@ func (s *Service) Ingest(ctx context.Context, items []json.RawMessage) []api.Rej
 	}
 	if seen {
 		s.marks.observe("http", maxTime-time.Duration(s.cfg.Time.OutOfOrderness).Milliseconds(), true)
-		s.advance(ctx)
+		s.advance(s.life)
 	}
 	return rejected
 }
@@ -375,13 +397,31 @@ func (s *Service) readKafka(ctx context.Context) error {
 					return nil
 				}
 				// Late: to the dead-letter topic, and its offset may move on.
-				if derr := s.kafka.DeadLetter(ctx, r, event.ReasonOf(err), err); derr != nil {
-					return derr
-				}
+				s.deadLetterKafka(ctx, r, err)
 			}
 		}
 		s.observeKafka()
 		s.advance(ctx)
+	}
+}
+
+// deadLetterKafka writes a record the engine rejected to the dead-letter
+// topic, retrying with backoff while the topic is unavailable: the record
+// is not committed until it is written, and the service keeps running.
+func (s *Service) deadLetterKafka(ctx context.Context, r sources.Record, cause error) {
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.kafka.DeadLetter(ctx, r, event.ReasonOf(cause), cause)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("dead-letter write failed; retrying", "partition", r.Partition, "offset", r.Offset, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, 10*time.Second)
 	}
 }
 
@@ -433,6 +473,9 @@ func (s *Service) advance(ctx context.Context) {
 func (s *Service) ready(ctx context.Context) error {
 	if s.stopping.Load() {
 		return errors.New("shutting down")
+	}
+	if err := s.sinkErr.Load(); err != nil {
+		return fmt.Errorf("alert sinks are failing, intake is held back: %w", *err)
 	}
 	if s.webhook != nil {
 		if err := s.webhook.Ready(); err != nil {
