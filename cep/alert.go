@@ -2,6 +2,7 @@ package cep
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"time"
@@ -35,8 +36,9 @@ type Alert struct {
 	Suppressed bool
 	// Matched holds each stage's events (sequence rules), as JSON objects.
 	Matched map[string][]map[string]any
-	// EventIDs lists the ids of the matched events (sequence rules) or of
-	// the events in the window (threshold rules), oldest first.
+	// EventIDs lists the ids of the matched events (sequence rules: stage by
+	// stage in pattern order, each stage's events in time order) or of the
+	// events in the window (threshold rules: oldest first).
 	EventIDs []string
 }
 
@@ -111,17 +113,21 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// alertID hashes what identifies an alert. The parts are separated by a
-// byte that cannot occur in them, so different splits never collide.
+// alertID hashes what identifies an alert. Each part is written with its
+// length first, so no two different lists of parts hash the same input,
+// whatever bytes keys and ids contain.
 func alertID(rule, ruleHash, key string, eventIDs []string) string {
 	h := sha256.New()
-	for _, s := range []string{rule, ruleHash, key} {
+	var n [binary.MaxVarintLen64]byte
+	part := func(s string) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
 		h.Write([]byte(s))
-		h.Write([]byte{0})
 	}
+	part(rule)
+	part(ruleHash)
+	part(key)
 	for _, id := range eventIDs {
-		h.Write([]byte(id))
-		h.Write([]byte{0})
+		part(id)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

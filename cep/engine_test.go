@@ -314,3 +314,15 @@ func TestEventsAtTheWatermarkAreProcessed(t *testing.T) {
 		t.Errorf("processed %d, buffered %d, alerts %d; want 2, 0, 1", st.Processed, st.Buffered, len(got))
 	}
 }
+
+func TestAlertIDsDoNotCollideAcrossSplits(t *testing.T) {
+	// With a separator byte, ("a\x00", "b") and ("a", "\x00b") could meet.
+	ids := map[string][]string{}
+	for _, parts := range [][]string{{"a\x00", "b"}, {"a", "\x00b"}, {"a", "b"}, {"ab", ""}} {
+		id := alertID("r", "h", parts[0], parts[1:])
+		if prev, dup := ids[id]; dup {
+			t.Errorf("alertID(%q) = alertID(%q)", parts, prev)
+		}
+		ids[id] = parts
+	}
+}

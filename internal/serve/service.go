@@ -74,7 +74,10 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	var err error
 	defer func() {
 		if err != nil {
-			s.closeAll(context.Background())
+			if s.eng != nil {
+				_ = s.eng.Close(context.Background()) // stops its workers
+			}
+			_ = s.closeAll(context.Background())
 		}
 	}()
 	if s.rs, err = loadRules(cfg.Rules); err != nil {
