@@ -95,11 +95,11 @@ var ErrClosed = errors.New("cep: engine is closed")
 // concurrent use; events are processed in event-time order (ties in
 // arrival order), so results are deterministic for a given input order.
 type Engine struct {
-	mu      sync.Mutex
-	cfg     config
-	rs      *rules.Ruleset
-	router  *router
-	queue   eventQueue
+	mu     sync.Mutex
+	cfg    config
+	rs     *rules.Ruleset
+	router *router
+	queue  eventQueue
 	// pending holds alerts raised but not yet accepted by the handler
 	// (pending[:sent] are done); undone the processed events waiting for
 	// their alerts to be delivered.
