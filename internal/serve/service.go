@@ -41,6 +41,7 @@ type Service struct {
 	decoder event.Decoder
 	eng     *cep.Engine
 	store   *store.SQLite
+	targets []sinks.Target // the sinks, in the order the fan-out writes them
 	fanout  *sinks.Fanout
 	webhook *sinks.Webhook
 	kafka   *sources.Kafka
@@ -96,16 +97,16 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	}
 
 	// History first, so an alert is on record before anyone acts on it.
-	targets := []sinks.Target{{Name: "store", Role: sinks.History, Sink: s.store}}
+	s.targets = []sinks.Target{{Name: "store", Role: sinks.History, Sink: s.store}}
 	if cfg.Sinks.Stdout {
-		targets = append(targets, sinks.Target{Name: "stdout", Role: sinks.History, Sink: sinks.NewFile(stdout)})
+		s.targets = append(s.targets, sinks.Target{Name: "stdout", Role: sinks.History, Sink: sinks.NewFile(stdout)})
 	}
 	if cfg.Sinks.File != "" {
 		f, ferr := sinks.OpenFile(cfg.Sinks.File)
 		if err = ferr; err != nil {
 			return nil, err
 		}
-		targets = append(targets, sinks.Target{Name: "file", Role: sinks.History, Sink: f})
+		s.targets = append(s.targets, sinks.Target{Name: "file", Role: sinks.History, Sink: f})
 	}
 	if w := cfg.Sinks.Webhook; w != nil {
 		headers := http.Header{}
@@ -118,16 +119,16 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			DeadLetter: func(f sinks.FailedAlert) { s.deadAlert(f) }}); err != nil {
 			return nil, err
 		}
-		targets = append(targets, sinks.Target{Name: "webhook", Role: sinks.Action, Sink: s.webhook})
+		s.targets = append(s.targets, sinks.Target{Name: "webhook", Role: sinks.Action, Sink: s.webhook})
 	}
 	if k := cfg.Sinks.Kafka; k != nil {
 		ks, kerr := sinks.NewKafka(sinks.KafkaConfig{Brokers: k.Brokers, Topic: k.Topic})
 		if err = kerr; err != nil {
 			return nil, err
 		}
-		targets = append(targets, sinks.Target{Name: "kafka", Role: sinks.Action, Sink: ks})
+		s.targets = append(s.targets, sinks.Target{Name: "kafka", Role: sinks.Action, Sink: ks})
 	}
-	s.fanout = sinks.NewFanout(targets...)
+	s.fanout = sinks.NewFanout(s.targets...)
 
 	s.marks = newWatermarks(time.Duration(cfg.Time.OutOfOrderness), time.Duration(cfg.Time.IdleTimeout),
 		cfg.Time.AdvanceWhenIdle, time.Now)
@@ -293,8 +294,13 @@ func (s *Service) closeAll(ctx context.Context) error {
 		if err := s.fanout.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flushing sinks: %w", err))
 		}
-	} else if s.store != nil {
-		errs = append(errs, s.store.Close(ctx))
+	} else {
+		for _, t := range s.targets { // New failed before the fan-out existed
+			errs = append(errs, t.Sink.Close(ctx))
+		}
+		if len(s.targets) == 0 && s.store != nil {
+			errs = append(errs, s.store.Close(ctx))
+		}
 	}
 	if s.kafka != nil {
 		if err := s.kafka.Close(ctx); err != nil {
