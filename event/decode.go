@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -93,15 +92,10 @@ func (d *Decoder) Decode(data []byte, pos string) (*Event, error) {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	if depth := nestingDepth(data); depth > maxDepth {
-		return nil, reject(ReasonTooDeep, "event nests %d levels, over the limit of %d", depth, maxDepth)
-	}
-	var fields map[string]any
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return nil, reject(ReasonMalformed, "not a JSON object: %s", jsonErrorText(err))
-	}
-	if fields == nil {
-		return nil, reject(ReasonMalformed, "not a JSON object: null")
+	p := jsonParser{idKey: d.idField()}
+	fields, err := p.decodeObject(data, maxDepth)
+	if err != nil {
+		return nil, err
 	}
 	ev, err := d.FromMap(fields, pos)
 	if err != nil {
@@ -111,26 +105,29 @@ func (d *Decoder) Decode(data []byte, pos string) (*Event, error) {
 	// numeric ids (snowflake ids, offsets) would collide. Take such an id
 	// from its literal text instead.
 	if f, ok := fields[d.idField()].(float64); ok && math.Abs(f) >= 1<<53 {
-		if lit := integerLiteral(data, d.idField()); lit != "" {
+		if lit := integerText(p.idLit); lit != "" {
 			ev.ID = lit
 		}
 	}
 	return ev, nil
 }
 
-// integerLiteral returns the text of the top-level field name of the JSON
-// object data when it is an integer literal, or "".
-func integerLiteral(data []byte, name string) string {
-	var raw map[string]json.RawMessage
-	if json.Unmarshal(data, &raw) != nil {
+// integerText returns lit, the literal of a JSON number, when it is an
+// integer, or "".
+func integerText(lit []byte) string {
+	digits := lit
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 {
 		return ""
 	}
-	lit := strings.TrimSpace(string(raw[name]))
-	digits := strings.TrimPrefix(lit, "-")
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return ""
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return ""
+		}
 	}
-	return lit
+	return string(lit)
 }
 
 // FromMap builds an event from an already decoded object. The map is kept,
@@ -230,8 +227,9 @@ func timeValue(v any) (int64, error) {
 }
 
 // nestingDepth returns the deepest nesting of objects and arrays in a JSON
-// text, ignoring brackets inside strings. Checking before decoding keeps a
-// hostile input from costing more than one pass.
+// text, ignoring brackets inside strings. The decoder enforces the limit as
+// it goes (json.go) and stops at the first level over it; this scan only
+// measures a rejected input for its message.
 func nestingDepth(data []byte) int {
 	depth, maxDepth := 0, 0
 	inString, escaped := false, false
@@ -260,12 +258,4 @@ func nestingDepth(data []byte) int {
 		}
 	}
 	return maxDepth
-}
-
-func jsonErrorText(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return "a JSON " + typeErr.Value
-	}
-	return err.Error()
 }
