@@ -3,6 +3,7 @@ package cep
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,4 +167,37 @@ func perKey(alerts []Alert) map[string][]string {
 		out[k] = append(out[k], describeAlert(a))
 	}
 	return out
+}
+
+// engineCase is one row of the engine's semantic tables: rules, events,
+// the final watermark and out-of-orderness, and the exact alerts and
+// rejections expected.
+type engineCase struct {
+	name    string
+	rules   string
+	events  []string
+	until   string
+	ooo     time.Duration
+	want    []string
+	rejects map[string]string
+}
+
+// check runs the case on one worker and compares exactly; then on three
+// workers, where each key must get the same alerts in the same order.
+func (tc engineCase) check(t *testing.T) {
+	res := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo))
+	if got := alertLines(res.alerts); !sameLines(got, tc.want) {
+		t.Errorf("alerts:\n got  %q\n want %q", got, tc.want)
+	}
+	want := tc.rejects
+	if want == nil {
+		want = map[string]string{}
+	}
+	if !reflect.DeepEqual(res.rejects, want) {
+		t.Errorf("rejected events = %v; want %v", res.rejects, want)
+	}
+	sharded := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo), WithWorkers(3))
+	if got, want := perKey(sharded.alerts), perKey(res.alerts); !reflect.DeepEqual(got, want) {
+		t.Errorf("with 3 workers:\n got  %q\n want %q", got, want)
+	}
 }

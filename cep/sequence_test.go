@@ -15,15 +15,7 @@ import (
 // time and the watermark, alert times and contents, throttle, eviction.
 func TestSequenceThroughTheEngine(t *testing.T) {
 	seq := func(body string) string { return rule(body) }
-	cases := []struct {
-		name    string
-		rules   string
-		events  []string
-		until   string
-		ooo     time.Duration
-		want    []string
-		rejects map[string]string
-	}{
+	cases := []engineCase{
 		{
 			name: "a followed by b within the window",
 			rules: seq(`pattern:
@@ -202,25 +194,7 @@ throttle: 1h`),
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			res := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo))
-			if got := alertLines(res.alerts); !sameLines(got, tc.want) {
-				t.Errorf("alerts:\n got  %q\n want %q", got, tc.want)
-			}
-			want := tc.rejects
-			if want == nil {
-				want = map[string]string{}
-			}
-			if !reflect.DeepEqual(res.rejects, want) {
-				t.Errorf("rejected events = %v; want %v", res.rejects, want)
-			}
-			// The same case sharded over three workers gives each key the
-			// same alerts in the same order.
-			sharded := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo), WithWorkers(3))
-			if got, want := perKey(sharded.alerts), perKey(res.alerts); !reflect.DeepEqual(got, want) {
-				t.Errorf("with 3 workers:\n got  %q\n want %q", got, want)
-			}
-		})
+		t.Run(tc.name, tc.check)
 	}
 }
 

@@ -29,15 +29,7 @@ func TestThresholdSemantics(t *testing.T) {
 	tumbling := func(condition string, extra ...string) string {
 		return rule("threshold:\n  window: {size: 1h, type: tumbling}\n  condition: '" + condition + "'\n" + strings.Join(extra, "\n"))
 	}
-	cases := []struct {
-		name    string
-		rules   string
-		events  []string
-		until   string
-		ooo     time.Duration
-		want    []string
-		rejects map[string]string
-	}{
+	cases := []engineCase{
 		{
 			name:   "count reaches the threshold",
 			rules:  sliding("count() >= 3"),
@@ -253,25 +245,7 @@ rules:
 		},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			res := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo))
-			if got := alertLines(res.alerts); !sameLines(got, tc.want) {
-				t.Errorf("alerts:\n got  %q\n want %q", got, tc.want)
-			}
-			want := tc.rejects
-			if want == nil {
-				want = map[string]string{}
-			}
-			if !reflect.DeepEqual(res.rejects, want) {
-				t.Errorf("rejected events = %v; want %v", res.rejects, want)
-			}
-			// The same case sharded over three workers gives each key the
-			// same alerts in the same order.
-			sharded := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo), WithWorkers(3))
-			if got, want := perKey(sharded.alerts), perKey(res.alerts); !reflect.DeepEqual(got, want) {
-				t.Errorf("with 3 workers:\n got  %q\n want %q", got, want)
-			}
-		})
+		t.Run(tc.name, tc.check)
 	}
 }
 
