@@ -199,3 +199,33 @@ func TestKafkaEndToEnd(t *testing.T) {
 		t.Errorf("receiver failed %d requests; want 6", recv.failed)
 	}
 }
+
+// TestDeadLetterOutageDoesNotStopTheService: a bad record that cannot be
+// parked (its dead-letter topic is missing) holds back only itself; the
+// service keeps running, keeps processing good events, and says what is
+// wrong in /readyz.
+func TestDeadLetterOutageDoesNotStopTheService(t *testing.T) {
+	b := newBroker(t)
+	cfg := testConfig(t, velocityRules)
+	cfg.Kafka = b.kafkaSource()
+	cfg.Kafka.DeadLetterTopic = "missing.dead-letter"
+	r := start(t, cfg)
+	msgs := [][2]string{{"c1", "not json"}}
+	for i := 0; i < 3; i++ {
+		msgs = append(msgs, [2]string{"c1", ev(fmt.Sprintf("c1-%d", i), t0+int64(i)*1000, "c1", "declined")})
+	}
+	b.produce(t, "events", msgs...)
+	eventually(t, 15*time.Second, "the good events' alert", func() bool { return len(r.alerts(t, "")) == 1 })
+	eventually(t, 15*time.Second, "readyz to report the failing source", func() bool {
+		resp, err := http.Get(r.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "kafka source is failing")
+	})
+	if err := r.stop(); err != nil {
+		t.Errorf("the service stopped with %v; want a clean stop after the outage", err)
+	}
+}

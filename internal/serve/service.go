@@ -64,7 +64,8 @@ type Service struct {
 	life     context.Context
 	stopLife context.CancelFunc
 
-	sinkErr atomic.Pointer[error] // the last alert write failure, while sinks fail
+	sinkErr  atomic.Pointer[error] // the last alert write failure, while sinks fail
+	kafkaErr atomic.Pointer[error] // the last Kafka read failure, while reads fail
 }
 
 // New builds a service from its config: it loads the rules, opens the
@@ -303,7 +304,11 @@ func (s *Service) closeAll(ctx context.Context) error {
 		}
 	}
 	if s.kafka != nil {
-		if err := s.kafka.Close(ctx); err != nil {
+		// Its own time: a slow webhook drain above must not leave the final
+		// commit no time at all.
+		commitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.kafka.Close(commitCtx); err != nil {
 			errs = append(errs, fmt.Errorf("committing kafka offsets: %w", err))
 		}
 	}
@@ -384,16 +389,30 @@ func (s *Service) Ingest(_ context.Context, items []json.RawMessage) []api.Rejec
 	return rejected
 }
 
-// readKafka feeds the engine from the Kafka source until ctx ends.
+// readKafka feeds the engine from the Kafka source until ctx ends. A read
+// error (for instance the dead-letter topic being unavailable, which holds
+// back the records it cannot yet park) is logged, reported by /readyz and
+// retried: processing never stops for bad input or a broker hiccup.
 func (s *Service) readKafka(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
 	for {
 		recs, err := s.kafka.Read(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, sources.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("kafka: %w", err)
+			s.kafkaErr.Store(&err)
+			s.log.Warn("kafka read failed; retrying", "err", err)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
 		}
+		s.kafkaErr.Store(nil)
+		backoff = 100 * time.Millisecond
 		for _, r := range recs {
 			s.pendingMu.Lock()
 			s.pending[r.Event] = r
@@ -485,6 +504,9 @@ func (s *Service) ready(ctx context.Context) error {
 	}
 	if err := s.sinkErr.Load(); err != nil {
 		return fmt.Errorf("alert sinks are failing, intake is held back: %w", *err)
+	}
+	if err := s.kafkaErr.Load(); err != nil {
+		return fmt.Errorf("kafka source is failing: %w", *err)
 	}
 	if s.webhook != nil {
 		if err := s.webhook.Ready(); err != nil {
