@@ -71,7 +71,10 @@ func (f *Fanout) Write(ctx context.Context, a cep.Alert) error {
 // Close closes every target, in order, and returns their errors joined.
 func (f *Fanout) Close(ctx context.Context) error {
 	var errs []error
-	for _, t := range f.targets {
+	// In reverse: action sinks drain while the history sinks (the store
+	// among them) are still open to record what they did.
+	for i := len(f.targets) - 1; i >= 0; i-- {
+		t := f.targets[i]
 		if err := t.Sink.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("sink %s: %w", t.Name, err))
 		}

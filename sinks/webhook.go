@@ -62,6 +62,10 @@ type WebhookConfig struct {
 	// nil, those alerts are kept in memory, without bound, and returned by
 	// Failed; a long-running service should set DeadLetter.
 	DeadLetter func(FailedAlert)
+	// Delivered, if set, is called with every alert the receiver accepted
+	// (a 2xx), from a delivery goroutine: for instance to clear an outbox,
+	// so that alerts still queued at a crash can be sent after a restart.
+	Delivered func(cep.Alert)
 
 	// Rand returns a number in [0, 1) for jitter; it must be safe for
 	// concurrent use. Default math/rand/v2.Float64. For tests.
@@ -353,6 +357,9 @@ func (w *Webhook) deliver(ctx context.Context, d *delivery) {
 		if err == nil {
 			w.consecutive.Store(0)
 			w.nDelivered.Add(1)
+			if w.cfg.Delivered != nil {
+				w.cfg.Delivered(d.alert)
+			}
 			w.finish(d, true)
 			return
 		}

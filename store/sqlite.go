@@ -71,6 +71,13 @@ type Options struct {
 	Readers int
 	// Logger receives retention errors and summaries; default slog.Default().
 	Logger *slog.Logger
+	// Outbox makes the store remember, in the same transaction as the
+	// alert, every new alert that is neither shadow nor suppressed, until
+	// OutboxDone: an action sink with an in-memory queue (the webhook)
+	// marks what it delivered, and after a crash Outbox returns what it had
+	// not, to send again. An alert stored before is never added again, so a
+	// re-delivered event cannot re-queue a delivered alert.
+	Outbox bool
 }
 
 // ErrClosed is returned by the methods of a closed store.
@@ -78,7 +85,7 @@ var ErrClosed = errors.New("store: closed")
 
 // SchemaVersion is the version of the database layout this code writes.
 // Open upgrades older files and refuses newer ones.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] upgrades schema version i to i+1. Append, never edit.
 var migrations = []string{
@@ -101,6 +108,8 @@ var migrations = []string{
 	CREATE INDEX alerts_rule     ON alerts (rule, time_ms, id);
 	CREATE INDEX alerts_key      ON alerts (key, time_ms, id);
 	CREATE INDEX alerts_severity ON alerts (severity, time_ms, id);`,
+	// 1 → 2: alerts an action sink has yet to deliver (see Options.Outbox).
+	`CREATE TABLE outbox (id TEXT NOT NULL PRIMARY KEY);`,
 }
 
 // Open opens the store at path, creating its directory and file when they
@@ -254,10 +263,18 @@ func (s *SQLite) Put(ctx context.Context, alerts ...cep.Alert) error {
 	}
 	defer stmt.Close()
 	for i, a := range alerts {
-		if _, err := stmt.ExecContext(ctx, a.ID, a.Rule, a.Key, a.Severity,
+		res, err := stmt.ExecContext(ctx, a.ID, a.Rule, a.Key, a.Severity,
 			a.Time.UnixMilli(), a.DetectedAt.UnixMilli(), a.Shadow, a.Suppressed, a.RuleVersion,
-			string(bodies[i])); err != nil {
+			string(bodies[i]))
+		if err != nil {
 			return fmt.Errorf("store: put %s: %w", a.ID, err)
+		}
+		if s.opts.Outbox && !a.Shadow && !a.Suppressed {
+			if n, _ := res.RowsAffected(); n == 1 { // new: not delivered before
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO outbox (id) VALUES (?)`, a.ID); err != nil {
+					return fmt.Errorf("store: put %s: outbox: %w", a.ID, err)
+				}
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -466,6 +483,44 @@ func (s *SQLite) RunRetention(ctx context.Context, every time.Duration) {
 		case <-tick.C:
 		}
 	}
+}
+
+// OutboxDone forgets an outbox entry: the action sink delivered the alert
+// (or gave up on it and dead-lettered it).
+func (s *SQLite) OutboxDone(ctx context.Context, id string) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("store: outbox done %s: %w", id, err)
+	}
+	return nil
+}
+
+// Outbox returns the alerts still waiting for the action sink, oldest
+// first.
+func (s *SQLite) Outbox(ctx context.Context) ([]cep.Alert, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	rows, err := s.w.QueryContext(ctx, `SELECT a.id, a.body FROM outbox o JOIN alerts a ON a.id = o.id ORDER BY a.time_ms, a.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []cep.Alert
+	for rows.Next() {
+		var id, body string
+		if err := rows.Scan(&id, &body); err != nil {
+			return nil, fmt.Errorf("store: outbox: %w", err)
+		}
+		a, err := decode(id, body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }
 
 // Close releases the store. It is safe to call more than once; later

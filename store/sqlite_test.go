@@ -758,3 +758,56 @@ func TestShadowColumnIsInteger(t *testing.T) {
 		t.Errorf("shadow = 1: %d rows of type %q", n, typ)
 	}
 }
+
+func TestOutboxTracksUndeliveredActionAlerts(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "a.db"), Options{Outbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	live := cep.Alert{ID: "live", Rule: "r", Key: "k", Time: time.UnixMilli(2000)}
+	older := cep.Alert{ID: "older", Rule: "r", Key: "k", Time: time.UnixMilli(1000)}
+	shadow := cep.Alert{ID: "shadow", Rule: "r", Key: "k", Time: time.UnixMilli(3000), Shadow: true}
+	suppressed := cep.Alert{ID: "supp", Rule: "r", Key: "k", Time: time.UnixMilli(4000), Suppressed: true}
+	if err := s.Put(ctx, live, older, shadow, suppressed); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() string {
+		out, err := s.Outbox(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range out {
+			got = append(got, a.ID)
+		}
+		return strings.Join(got, ",")
+	}
+	if got := ids(); got != "older,live" {
+		t.Errorf("outbox = %s; want older,live (oldest first, no shadow or suppressed)", got)
+	}
+	if err := s.OutboxDone(ctx, "older"); err != nil {
+		t.Fatal(err)
+	}
+	// A re-delivered event writes the alert again: a delivered alert must
+	// not come back.
+	if err := s.Put(ctx, older, live); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); got != "live" {
+		t.Errorf("outbox after re-put = %s; want live", got)
+	}
+
+	plain, err := Open(filepath.Join(t.TempDir(), "b.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close(ctx)
+	if err := plain.Put(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := plain.Outbox(ctx); len(out) != 0 {
+		t.Errorf("without Outbox the store queued %d alerts", len(out))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,4 +209,71 @@ func (w *testWriter) Write(p []byte) (int, error) {
 		w.t.Log(strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
+}
+
+// TestWebhookAlertsSurviveACrash: the webhook is down when vigil raises an
+// alert, and vigil is then killed (SIGKILL) with the alert still in the
+// webhook's queue. After a restart the alert reaches the receiver, exactly
+// once, from the store's outbox.
+func TestWebhookAlertsSurviveACrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the vigil binary")
+	}
+	bin := filepath.Join(t.TempDir(), "vigil")
+	build := exec.Command("go", "build", "-o", bin, "github.com/vigilhq/vigil/cmd/vigil")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	recv := &flakyReceiver{failLeft: 1 << 30, got: map[string]int{}}
+	hook := httptest.NewServer(recv)
+	defer hook.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(velocityRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cfgPath := filepath.Join(dir, "vigil.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`rules: [%q]
+data_dir: %q
+http: {listen: %q}
+time: {out_of_orderness: 0s, idle_timeout: 300ms}
+sinks:
+  webhook: {url: %q, min_backoff: 10ms, max_backoff: 50ms}
+`, filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "data"), addr, hook.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	first := startProcess(t, bin, cfgPath)
+	eventually(t, 20*time.Second, "the first process to serve", func() bool { return storedAlertsOK(addr) })
+	var body strings.Builder
+	for i := 0; i < 3; i++ {
+		body.WriteString(ev(fmt.Sprintf("e%d", i), t0+int64(i)*1000, "c1", "declined") + "\n")
+	}
+	eventually(t, 20*time.Second, "the events to be accepted", func() bool {
+		resp, err := http.Post("http://"+addr+"/v1/events", "application/x-ndjson", strings.NewReader(body.String()))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	eventually(t, 20*time.Second, "the alert in the store", func() bool { return len(storedAlerts(t, addr)) == 1 })
+	id := storedAlerts(t, addr)[0].ID
+	eventually(t, 10*time.Second, "the webhook to be tried", func() bool {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
+		return recv.failed > 0
+	})
+	first.kill(t) // the alert was only in the webhook's memory queue
+
+	recv.mu.Lock()
+	recv.failLeft = 0 // the receiver is back
+	recv.mu.Unlock()
+	second := startProcess(t, bin, cfgPath)
+	eventually(t, 20*time.Second, "the alert at the receiver after the restart", func() bool { return recv.accepted()[id] == 1 })
+	second.terminate(t)
+	if got := recv.accepted(); len(got) != 1 || got[id] != 1 {
+		t.Errorf("receiver got %v; want alert %s exactly once", got, id)
+	}
 }

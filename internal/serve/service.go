@@ -93,7 +93,10 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	if s.dead, err = openDeadLetters(filepath.Join(cfg.DataDir, "dead-letter.ndjson")); err != nil {
 		return nil, err
 	}
-	if s.store, err = store.Open(cfg.Store.Path, store.Options{Retention: time.Duration(cfg.Store.Retention)}); err != nil {
+	// With a webhook, the store is also its outbox: an alert the webhook had
+	// queued but not delivered when the process died is sent after a restart.
+	if s.store, err = store.Open(cfg.Store.Path, store.Options{Retention: time.Duration(cfg.Store.Retention),
+		Outbox: cfg.Sinks.Webhook != nil}); err != nil {
 		return nil, fmt.Errorf("alert store: %w", err)
 	}
 
@@ -117,7 +120,8 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		if s.webhook, err = sinks.NewWebhook(sinks.WebhookConfig{URL: w.URL, Headers: headers,
 			QueueSize: w.QueueSize, Timeout: time.Duration(w.Timeout), Logger: logger.With("sink", "webhook"),
 			MinBackoff: time.Duration(w.MinBackoff), MaxBackoff: time.Duration(w.MaxBackoff),
-			DeadLetter: func(f sinks.FailedAlert) { s.deadAlert(f) }}); err != nil {
+			Delivered:  s.webhookDelivered,
+			DeadLetter: s.deadAlert}); err != nil {
 			return nil, err
 		}
 		s.targets = append(s.targets, sinks.Target{Name: "webhook", Role: sinks.Action, Sink: s.webhook})
@@ -246,6 +250,13 @@ func (s *Service) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.tick(s.life)
 	}()
+	if s.webhook != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.resendOutbox(s.life)
+		}()
+	}
 	retention := make(chan struct{})
 	go func() {
 		defer close(retention)
@@ -519,8 +530,42 @@ func (s *Service) ready(ctx context.Context) error {
 	return nil
 }
 
-// deadAlert records an alert a sink gave up on, so it is never lost.
+// webhookDelivered clears a delivered alert from the outbox.
+func (s *Service) webhookDelivered(a cep.Alert) {
+	if err := s.store.OutboxDone(context.Background(), a.ID); err != nil {
+		s.log.Warn("outbox: could not mark a delivered alert; it may be sent again after a restart", "id", a.ID, "err", err)
+	}
+}
+
+// resendOutbox queues the alerts the webhook had not delivered when the
+// service last stopped (crash, or a drain that ran out of time).
+func (s *Service) resendOutbox(ctx context.Context) {
+	alerts, err := s.store.Outbox(ctx)
+	if err != nil {
+		s.log.Error("outbox: reading undelivered webhook alerts", "err", err)
+		return
+	}
+	if len(alerts) > 0 {
+		s.log.Info("outbox: sending alerts the webhook had not delivered before the last stop", "alerts", len(alerts))
+	}
+	for _, a := range alerts {
+		if err := s.webhook.Write(ctx, a); err != nil {
+			return // shutting down: they stay in the outbox
+		}
+	}
+}
+
+// deadAlert records an alert the webhook gave up on, so it is never lost.
+// One it abandoned because the service is stopping stays in the outbox and
+// is sent after the restart.
 func (s *Service) deadAlert(f sinks.FailedAlert) {
+	if s.stopping.Load() {
+		s.log.Warn("webhook: alert not delivered before shutdown; it will be sent after the restart", "id", f.Alert.ID, "err", f.Err)
+		return
+	}
+	if err := s.store.OutboxDone(context.Background(), f.Alert.ID); err != nil {
+		s.log.Warn("outbox: could not clear a dead-lettered alert", "id", f.Alert.ID, "err", err)
+	}
 	raw, _ := json.Marshal(f.Alert)
 	s.dead.write(replay.Rejected{Source: "webhook", Reason: "alert_undeliverable", Error: fmt.Sprint(f.Err), Raw: string(raw)})
 	s.log.Error("webhook gave up on an alert; it is in the dead-letter file", "id", f.Alert.ID, "rule", f.Alert.Rule, "err", f.Err)
