@@ -350,19 +350,9 @@ func (p *jsonParser) number() (f float64, ok bool) {
 	// Fraction.
 	if i < len(data) && data[i] == '.' {
 		simple = false
-		i++
-		if i >= len(data) {
-			p.pos = i
-			p.eof()
+		var ok bool
+		if i, ok = p.digits(data, i+1, "after decimal point in numeric literal"); !ok {
 			return 0, false
-		}
-		if data[i] < '0' || data[i] > '9' {
-			p.pos = i
-			p.syntax("after decimal point in numeric literal")
-			return 0, false
-		}
-		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
-			i++
 		}
 	}
 	// Exponent.
@@ -372,18 +362,9 @@ func (p *jsonParser) number() (f float64, ok bool) {
 		if i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
 		}
-		if i >= len(data) {
-			p.pos = i
-			p.eof()
+		var ok bool
+		if i, ok = p.digits(data, i, "in exponent of numeric literal"); !ok {
 			return 0, false
-		}
-		if data[i] < '0' || data[i] > '9' {
-			p.pos = i
-			p.syntax("in exponent of numeric literal")
-			return 0, false
-		}
-		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
-			i++
 		}
 	}
 	p.pos = i
@@ -582,4 +563,23 @@ func quoteChar(c byte) string {
 	}
 	s := strconv.Quote(string(c))
 	return "'" + s[1:len(s)-1] + "'"
+}
+
+// digits reads the run of at least one digit that must start at i (after a
+// decimal point, or in an exponent) and returns the index after it.
+func (p *jsonParser) digits(data []byte, i int, where string) (int, bool) {
+	if i >= len(data) {
+		p.pos = i
+		p.eof()
+		return 0, false
+	}
+	if data[i] < '0' || data[i] > '9' {
+		p.pos = i
+		p.syntax(where)
+		return 0, false
+	}
+	for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+		i++
+	}
+	return i, true
 }
