@@ -48,6 +48,14 @@ func (e *Evaluator) SetLists(lists map[string]map[any]struct{}) { e.env.Lists = 
 // Errors returns the runtime errors counted per rule so far.
 func (e *Evaluator) Errors() map[string]uint64 { return e.errors }
 
+// AddErrors adds n to a rule's error count: an engine moving a rule to a
+// new evaluator keeps its total.
+func (e *Evaluator) AddErrors(rule string, n uint64) {
+	if n > 0 {
+		e.errors[rule] += n
+	}
+}
+
 // LastError returns the most recent runtime error of a rule, for logs.
 func (e *Evaluator) LastError(rule string) error { return e.lastErr[rule] }
 

@@ -12,15 +12,22 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// matchKeys are the settings that define what a rule matches (SPEC §10):
-// a reload keeps a rule's state only while they are unchanged.
-var matchKeys = []string{"key", "where", "pattern", "within", "skip", "max_partial_matches", "threshold", "emit"}
+// matchKeys are the settings that define what a rule matches: a reload
+// keeps a rule's state only while they are unchanged. The throttle is one
+// of them because its clocks are state; so is every aggregate a threshold
+// rule computes (see hashRule).
+var matchKeys = []string{"key", "where", "pattern", "within", "skip", "max_partial_matches", "threshold", "emit", "throttle"}
 
 // hashRule returns the content hash of a rule (with the file's defaults
 // applied) and the hash of its matching definition. Both are computed over
 // a canonical encoding of the decoded YAML (see canonical), whose map keys
 // are sorted, so layout, comments and key order do not change them.
-func hashRule(n *yaml.Node, defaults map[string]entry) (full, match string) {
+//
+// aggregates are the texts of the aggregates a threshold rule's windows
+// keep, wherever they are written: an alert field or summary that adds one
+// changes what the windows hold, so it changes the matching definition. The
+// set counts, not its order: reordering fields keeps the state.
+func hashRule(n *yaml.Node, defaults map[string]entry, aggregates []string) (full, match string) {
 	var def map[string]any
 	_ = n.Decode(&def) // the rule was read from these nodes without error
 	if def == nil {
@@ -38,6 +45,15 @@ func hashRule(n *yaml.Node, defaults map[string]entry) (full, match string) {
 		if v, ok := def[k]; ok {
 			sub[k] = v
 		}
+	}
+	if len(aggregates) > 0 {
+		set := make([]any, len(aggregates))
+		sorted := append([]string(nil), aggregates...)
+		sort.Strings(sorted)
+		for i, a := range sorted {
+			set[i] = a
+		}
+		sub["aggregates"] = set
 	}
 	return digest(def), digest(sub)
 }

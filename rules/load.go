@@ -500,7 +500,13 @@ func (f *file) rule(n *yaml.Node, i int, d *defaults, lists map[string]bool) *Ru
 	if len(*f.errs) > before {
 		return nil
 	}
-	r.Hash, r.MatchHash = hashRule(n, d.entries)
+	var aggregates []string
+	if r.Threshold != nil {
+		for _, a := range r.Threshold.Aggregates {
+			aggregates = append(aggregates, a.Text)
+		}
+	}
+	r.Hash, r.MatchHash = hashRule(n, d.entries, aggregates)
 	return r
 }
 

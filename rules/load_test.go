@@ -770,7 +770,9 @@ rules:
 		{"labels", "team: payments", "team: risk", true, false},
 		{"mode", "emit: first", "emit: first\n    mode: shadow", true, false},
 		{"description", "many declines", "lots of declines", true, false},
-		{"throttle", "throttle: 1h", "throttle: 2h", true, false},
+		{"throttle", "throttle: 1h", "throttle: 2h", true, true},
+		{"field adds an aggregate", "        n: count()", "        n: count()\n        total: sum(amount)", true, true},
+		{"summary adds an aggregate", "'card {{ key }}'", "'card {{ key }}: {{ max(amount) }}'", true, true},
 		{"comments", "    severity: high\n", "    # a comment\n    severity: high # loud\n", false, false},
 		{"key order", "    description: many declines\n    severity: high\n", "    severity: high\n    description: many declines\n", false, false},
 		{"flow layout", "    labels: { team: payments }\n", "    labels:\n      team: payments\n", false, false},
@@ -1032,5 +1034,30 @@ rules:
 	}
 	if !reflect.DeepEqual(msgs, want) {
 		t.Errorf("got %q, want %q", msgs, want)
+	}
+}
+
+// Reordering the aggregates only alert fields use keeps the matching
+// definition: the windows keep the same set, whatever their order.
+func TestMatchHashIgnoresAggregateOrder(t *testing.T) {
+	const src = `rules:
+  - name: r
+    key: card_id
+    threshold:
+      window: 10m
+      condition: count() >= 5
+    alert:
+      fields:
+        FIRST
+        SECOND
+`
+	a := strings.NewReplacer("FIRST", "total: sum(amount)", "SECOND", "top: max(amount)").Replace(src)
+	b := strings.NewReplacer("FIRST", "top: max(amount)", "SECOND", "total: sum(amount)").Replace(src)
+	ra, rb := mustLoad(t, a).Rules[0], mustLoad(t, b).Rules[0]
+	if ra.Threshold.Aggregates[1] == rb.Threshold.Aggregates[1] {
+		t.Fatalf("aggregates in the same order: %v", ra.Threshold.Aggregates)
+	}
+	if matchA, matchB := ra.MatchHash, rb.MatchHash; matchA != matchB {
+		t.Errorf("MatchHash changed by reordering aggregates: %s vs %s", matchA, matchB)
 	}
 }

@@ -61,11 +61,14 @@ type Rule struct {
 	Summary  *Template
 	Fields   []Field
 
-	// Hash identifies the rule's whole definition; alert ids include it.
+	// Hash identifies the rule's whole definition, presentation included.
 	Hash string
-	// MatchHash identifies the matching definition only (key, where,
-	// pattern or threshold, within, skip, emit): a reload keeps a rule's
-	// state when it is unchanged (SPEC §10).
+	// MatchHash identifies the matching definition only: key, where,
+	// pattern or threshold, within, skip, emit, max_partial_matches,
+	// throttle, and the set of aggregates a threshold rule computes
+	// (including those only its alert fields or summary use). A reload
+	// keeps a rule's state while it is unchanged, and alert ids include
+	// it, so presentation edits keep both.
 	MatchHash string
 }
 

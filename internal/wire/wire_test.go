@@ -131,7 +131,7 @@ func FuzzDec(f *testing.F) {
 		for d.Err() == nil && d.off < len(d.b) {
 			d.Value()
 			d.Count(2)
-			d.String()
+			_ = d.String()
 			d.Float64()
 			d.Bool()
 		}
