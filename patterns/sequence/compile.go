@@ -123,6 +123,7 @@ func Compile(p Pattern) (*NFA, error) {
 	if err := n.build(last); err != nil {
 		return nil, err
 	}
+	n.fp = n.fingerprint()
 	return n, nil
 }
 

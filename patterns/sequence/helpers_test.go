@@ -1,12 +1,14 @@
 package sequence
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/wire"
 )
 
 // Test vocabulary.
@@ -99,24 +101,175 @@ func fmtMatch(m Match, withTime bool) string {
 	return strings.Join(parts, " ")
 }
 
-// run feeds the events to a fresh State and returns the matches.
+// run feeds the events to a fresh State and returns the matches. Besides
+// the plain run it checks Match.Last, and runs the input differentially
+// (roundTrips): cut at every position, the State is encoded, decoded into a
+// second NFA compiled from the same pattern and continued there, and the
+// matches must be exactly those of the uninterrupted run.
 func run(t testing.TB, p Pattern, events string, withTime bool) []string {
 	t.Helper()
 	n, err := Compile(p)
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
+	inputs := parseEvents(t, events)
 	st := n.NewState()
-	var got []string
-	emit := func(m Match) { got = append(got, fmtMatch(m, withTime)) }
-	for _, in := range parseEvents(t, events) {
+	var got, exact []string
+	emit := func(m Match) {
+		checkLast(t, m)
+		got = append(got, fmtMatch(m, withTime))
+		exact = append(exact, fmtExact(m))
+	}
+	feed(n, st, inputs, emit)
+	roundTrips(t, p, inputs, exact, st)
+	return got
+}
+
+// feed gives the inputs to st.
+func feed(n *NFA, st *State, inputs []tinput, emit func(Match)) {
+	for _, in := range inputs {
 		if in.ev == nil {
 			n.AdvanceTime(st, in.watermark, emit)
 		} else {
 			n.Advance(st, in.ev, emit)
 		}
 	}
-	return got
+}
+
+// fmtExact formats everything a Match says: stages, events (id and input
+// position), time and last event.
+func fmtExact(m Match) string {
+	var b strings.Builder
+	for _, se := range m.Stages {
+		b.WriteString(se.Stage + ":")
+		for i, e := range se.Events {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%s#%d", e.ID, e.Seq)
+		}
+		b.WriteByte(' ')
+	}
+	last := "<nil>"
+	if m.Last != nil {
+		last = fmt.Sprintf("%s#%d", m.Last.ID, m.Last.Seq)
+	}
+	fmt.Fprintf(&b, "@%d last=%s", m.Time, last)
+	return b.String()
+}
+
+// checkLast checks Match.Last: the match's event that came last (inputs
+// number their events in arrival order in Seq).
+func checkLast(t testing.TB, m Match) {
+	t.Helper()
+	var want *event.Event
+	for _, se := range m.Stages {
+		for _, e := range se.Events {
+			if want == nil || e.Seq > want.Seq {
+				want = e
+			}
+		}
+	}
+	if m.Last != want {
+		t.Errorf("match %s: Last is %v, want %s", fmtMatch(m, true), m.Last, want.ID)
+	}
+}
+
+// refs numbers the events of inputs for EncodeState and resolves the
+// numbers for DecodeState.
+type refs struct {
+	num map[*event.Event]uint64
+	evs []*event.Event // evs[num-1]
+}
+
+func newRefs(inputs []tinput) *refs {
+	r := &refs{num: map[*event.Event]uint64{}}
+	for _, in := range inputs {
+		if in.ev != nil {
+			r.evs = append(r.evs, in.ev)
+			r.num[in.ev] = uint64(len(r.evs))
+		}
+	}
+	return r
+}
+
+func (r *refs) ref(ev *event.Event) uint64 {
+	n, ok := r.num[ev]
+	if !ok {
+		panic("EncodeState: an event that was never given to the NFA")
+	}
+	return n
+}
+
+func (r *refs) event(n uint64) (*event.Event, bool) {
+	if n == 0 || n > uint64(len(r.evs)) {
+		return nil, false
+	}
+	return r.evs[n-1], true
+}
+
+func encode(n *NFA, st *State, r *refs) []byte {
+	var e wire.Enc
+	n.EncodeState(&e, st, r.ref)
+	return e.Bytes()
+}
+
+// roundTrip encodes st with n and decodes it with n2; the decoded State
+// must encode to the same bytes.
+func roundTrip(t testing.TB, n, n2 *NFA, st *State, r *refs) *State {
+	t.Helper()
+	b := encode(n, st, r)
+	st2, err := n2.DecodeState(wire.NewDec(b), r.event)
+	if err != nil {
+		t.Fatalf("DecodeState: %v", err)
+	}
+	if b2 := encode(n2, st2, r); !bytes.Equal(b, b2) {
+		t.Fatalf("decoded State encodes differently:\n %x\n %x", b, b2)
+	}
+	if st2.PartialMatches() != st.PartialMatches() || st2.Evicted() != st.Evicted() {
+		t.Fatalf("decoded State: %d partial, %d evicted; want %d, %d", st2.PartialMatches(), st2.Evicted(), st.PartialMatches(), st.Evicted())
+	}
+	d1, ok1 := n.NextDeadline(st)
+	d2, ok2 := n2.NextDeadline(st2)
+	if d1 != d2 || ok1 != ok2 {
+		t.Fatalf("decoded State: NextDeadline %d %v, want %d %v", d2, ok2, d1, ok1)
+	}
+	return st2
+}
+
+// roundTrips runs inputs cut at every position k: the first k inputs on a
+// State of one NFA, a round trip through EncodeState/DecodeState into a
+// second NFA compiled from p, the rest there. The matches (fmtExact) must
+// be want, the matches of the uninterrupted run whose final State is final.
+func roundTrips(t testing.TB, p Pattern, inputs []tinput, want []string, final *State) {
+	t.Helper()
+	n1, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n1.Fingerprint() != n2.Fingerprint() {
+		t.Fatalf("two compilations, two fingerprints: %s %s", n1.Fingerprint(), n2.Fingerprint())
+	}
+	r := newRefs(inputs)
+	wantFinal := encode(n1, final, r)
+	for k := 0; k <= len(inputs); k++ {
+		var got []string
+		emit := func(m Match) { got = append(got, fmtExact(m)) }
+		st := n1.NewState()
+		feed(n1, st, inputs[:k], emit)
+		st2 := roundTrip(t, n1, n2, st, r)
+		feed(n2, st2, inputs[k:], emit)
+		if !equalStrings(got, want) {
+			t.Fatalf("cut after %d inputs:\n got  %s\n want %s", k, fmtList(got), fmtList(want))
+		}
+		if b := encode(n2, st2, r); !bytes.Equal(b, wantFinal) {
+			t.Fatalf("cut after %d inputs: the final State differs:\n %x\n %x", k, b, wantFinal)
+		}
+	}
 }
 
 func runCases(t *testing.T, cases []tcase) {

@@ -19,6 +19,7 @@ type NFA struct {
 	skip       SkipKind
 	skipStage  int
 	maxPartial int
+	fp         string  // Fingerprint, computed by Compile
 	sc         scratch // working space: an NFA is used by one goroutine at a time
 }
 
@@ -109,10 +110,12 @@ type comp struct {
 }
 
 // State is the matching state of one key. It is plain data: partial matches
-// and the events they reference. The zero value is not usable; use
-// NFA.NewState. A State must not be used concurrently.
+// and the events they reference, with automaton states as indexes. It does
+// not point to its NFA: any NFA compiled from the same pattern (the same
+// Fingerprint) can drive it, so a State outlives a ruleset update and can be
+// saved and restored (EncodeState, DecodeState). The zero value is not
+// usable; use NFA.NewState. A State must not be used concurrently.
 type State struct {
-	n         *NFA
 	partial   pq // FlinkCEP NFAState.partialMatches (start state included)
 	completed pq // NFAState.completedMatches (waiting for earlier partial matches)
 	seq       uint64
@@ -133,7 +136,7 @@ type scratch struct {
 
 // NewState returns the initial state of a key.
 func (n *NFA) NewState() *State {
-	st := &State{n: n}
+	st := &State{}
 	st.partial.offer(comp{state: n.start})
 	return st
 }
@@ -157,8 +160,7 @@ func (st *State) Evicted() uint64 { return st.evicted }
 
 // NextDeadline returns the earliest time at which AdvanceTime would expire a
 // partial match or release an absence match; false if there is none.
-func (st *State) NextDeadline() (int64, bool) {
-	n := st.n
+func (n *NFA) NextDeadline(st *State) (int64, bool) {
 	best, ok := int64(math.MaxInt64), false
 	for i := range st.partial.a {
 		c := &st.partial.a[i]
@@ -375,7 +377,7 @@ func (n *NFA) materialize(last *node, t int64) Match {
 		counts[x.stage]--
 		evs[counts[x.stage]] = x.ev
 	}
-	return Match{Stages: out, Time: t}
+	return Match{Stages: out, Time: t, Last: last.ev}
 }
 
 // computeNextStates is FlinkCEP NFA.computeNextStates (without the Dewey

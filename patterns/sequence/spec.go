@@ -106,6 +106,12 @@ type Match struct {
 	// Time is the alert time: the time of the last matched event, or, for a
 	// pattern ending in NotFollowedBy, the deadline first.Time + Within.
 	Time int64
+	// Last is the event the match took most recently: the event of its
+	// final step, the latest of Stages' events in processing order. For a
+	// pattern ending in NotFollowedBy it is the last event taken before the
+	// absence, not the event (if any) that released the match. Callers use
+	// it instead of comparing the events' times and arrival order.
+	Last *event.Event
 }
 
 // StageEvents is the events one leaf stage took in a match.

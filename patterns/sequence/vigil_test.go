@@ -163,14 +163,14 @@ func TestStateIsReleased(t *testing.T) {
 	if s.PartialMatches() == 0 {
 		t.Fatal("expected partial matches")
 	}
-	if d, ok := s.NextDeadline(); !ok || d != 10 {
+	if d, ok := n.NextDeadline(s); !ok || d != 10 {
 		t.Fatalf("NextDeadline = %d, %v; want 10, true", d, ok)
 	}
 	n.AdvanceTime(s, 10, emit)
 	if s.PartialMatches() != 0 {
 		t.Fatalf("%d partial matches left after the window", s.PartialMatches())
 	}
-	if _, ok := s.NextDeadline(); ok {
+	if _, ok := n.NextDeadline(s); ok {
 		t.Fatal("no deadline expected")
 	}
 }
@@ -184,7 +184,7 @@ func TestAbsenceDeadline(t *testing.T) {
 	var got []string
 	emit := func(m Match) { got = append(got, fmtMatch(m, true)) }
 	n.Advance(s, &event.Event{ID: "a1", Time: 3}, emit)
-	d, ok := s.NextDeadline()
+	d, ok := n.NextDeadline(s)
 	if !ok || d != 13 {
 		t.Fatalf("NextDeadline = %d, %v; want 13", d, ok)
 	}

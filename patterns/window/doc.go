@@ -80,5 +80,49 @@
 // are gone, since Go maps do not shrink by themselves. Reset keeps small
 // buffers for the next tumbling window and releases large ones.
 //
+// # Snapshots
+//
+// Window.Encode writes a window's complete state with the fields of
+// package internal/wire, and Decode reads it back for the rule's current
+// aggregates (matched by Func and Text, in any order); Window.Reorder puts
+// a live window's aggregates in a new order. The payload, version 1:
+//
+//	version        uvarint, 1; Decode rejects any other
+//	aggregates     uvarint count k, then k × (Func uvarint, Text string)
+//	base           uvarint: sequence number of the oldest event
+//	sinceRebuild   uvarint: evictions since the float sums were recomputed
+//	events         uvarint count n, then n × (id string, time), oldest
+//	               first; the first time is a varint, each next one a
+//	               uvarint, its distance from the previous one
+//	states         one per aggregate, in the order of the aggregates above:
+//
+//	count()        nothing
+//	count(expr)    trues uvarint; n × bool (the event counts)
+//	sum, avg       nvals uvarint; sum.s, sum.c float64; n × float64 value
+//	stddev         nvals uvarint; ref, dsum.s, dsum.c, dsq.s, dsq.c float64;
+//	               ops uvarint; n × float64 value
+//	min, max       uvarint count m, m × (offset uvarint, value float64):
+//	               the candidate deque, oldest first
+//	distinct       uvarint count s, s × slot: events uvarint, 0 for a free
+//	               slot, else key kind uvarint (1 number, 2 string, 3 bool,
+//	               4 JSON text) and the key (float64, string, bool or
+//	               string); uvarint count f, f × free slot number uvarint
+//	               (the free list as kept: the last one is reused first);
+//	               n × (event's slot number + 1) uvarint, 0 when missing
+//	first          uvarint count m, m × (offset uvarint, value wire Value)
+//	last           ok bool; when ok, offset uvarint, value wire Value
+//
+// Floats are their exact bits; an event's float64 value is NaN when its
+// argument is missing. An offset is an event's sequence number minus base
+// (its position in the window); offsets increase along a deque. sum and
+// avg keep ksum{s, c}, a compensated sum; stddev keeps none (its sum is
+// always zero) and sum and avg no shifted sums (always zero). The distinct
+// key→slot map is not written: it is rebuilt from the live slots. Decode
+// checks everything that ties the fields together (counts against the
+// per-event fields, offsets inside the window and in order, monotonic
+// candidates, slot numbers, the free list against the free slots, unique
+// keys), so that a payload it accepts is a window Add, EvictThrough and
+// Reset work on.
+//
 // A Window is not safe for concurrent use.
 package window

@@ -132,7 +132,8 @@ func (w *Window) Reset() {
 func (w *Window) Len() int { return w.events.len() }
 
 // Values appends the current value of each aggregate to dst[:0], in the
-// order of the aggregates given to New, and returns the result:
+// order of the aggregates given to New (or Decode, or Reorder), and
+// returns the result:
 //
 //	count(), count(expr), distinct(x)   int
 //	sum(x)                              float64 (0 when no value)
