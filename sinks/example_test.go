@@ -36,7 +36,7 @@ func ExampleFanout() {
 	}
 	fmt.Println("action sink lines:", strings.Count(actions.String(), "\n"))
 	// Output:
-	// {"id":"a1","rule":"card-testing","rule_version":7,"rule_hash":"","severity":"high","key":"card-123","time":"2026-11-20T10:04:05.123Z","detected_at":"2026-11-20T10:04:05.123Z","summary":"","labels":{},"fields":{},"values":{},"shadow":false,"suppressed":false,"event_ids":[]}
-	// {"id":"b2","rule":"card-testing-v2","rule_version":7,"rule_hash":"","severity":"high","key":"card-123","time":"2026-11-20T10:04:05.123Z","detected_at":"2026-11-20T10:04:05.123Z","summary":"","labels":{},"fields":{},"values":{},"shadow":true,"suppressed":false,"event_ids":[]}
+	// {"id":"a1","rule":"card-testing","rule_version":7,"rule_hash":"","match_hash":"","severity":"high","key":"card-123","time":"2026-11-20T10:04:05.123Z","detected_at":"2026-11-20T10:04:05.123Z","summary":"","labels":{},"fields":{},"values":{},"shadow":false,"suppressed":false,"event_ids":[]}
+	// {"id":"b2","rule":"card-testing-v2","rule_version":7,"rule_hash":"","match_hash":"","severity":"high","key":"card-123","time":"2026-11-20T10:04:05.123Z","detected_at":"2026-11-20T10:04:05.123Z","summary":"","labels":{},"fields":{},"values":{},"shadow":true,"suppressed":false,"event_ids":[]}
 	// action sink lines: 1
 }

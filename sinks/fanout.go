@@ -39,12 +39,13 @@ type Target struct {
 	Sink cep.Sink
 }
 
-// Fanout writes each alert to its targets one after another, in the order
-// given, skipping action targets for shadow and suppressed alerts. Write
-// stops at the first error and returns it wrapped with the target's name;
-// since the targets de-duplicate on the alert id, the caller may simply
-// write the alert again. List history targets first, so an alert is on
-// record before anyone acts on it.
+// Fanout writes each batch to its targets one after another, in the order
+// given: history targets get the whole batch, action targets only its
+// alerts that are neither shadow nor suppressed (and no call at all when
+// that leaves none). WriteBatch stops at the first error and returns it
+// wrapped with the target's name; since the targets de-duplicate on the
+// alert id, the caller may simply write the batch again. List history
+// targets first, so an alert is on record before anyone acts on it.
 type Fanout struct {
 	targets []Target
 }
@@ -54,18 +55,53 @@ func NewFanout(targets ...Target) *Fanout {
 	return &Fanout{targets: append([]Target(nil), targets...)}
 }
 
-// Write writes a to each target that should get it, in order.
+// Write writes a to each target that should get it, as WriteBatch does a
+// batch of one.
 func (f *Fanout) Write(ctx context.Context, a cep.Alert) error {
-	action := !a.Shadow && !a.Suppressed
+	return f.WriteBatch(ctx, []cep.Alert{a})
+}
+
+// WriteBatch writes alerts to each target, in order: all of them to a
+// history target, those neither shadow nor suppressed to an action target.
+func (f *Fanout) WriteBatch(ctx context.Context, alerts []cep.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	var action []cep.Alert // computed on first use
+	actionDone := false
 	for _, t := range f.targets {
-		if t.Role == Action && !action {
+		batch := alerts
+		if t.Role == Action {
+			if !actionDone {
+				action, actionDone = actionable(alerts), true
+			}
+			batch = action
+		}
+		if len(batch) == 0 {
 			continue
 		}
-		if err := t.Sink.Write(ctx, a); err != nil {
+		if err := t.Sink.WriteBatch(ctx, batch); err != nil {
 			return fmt.Errorf("sink %s: %w", t.Name, err)
 		}
 	}
 	return nil
+}
+
+// actionable returns the alerts that are neither shadow nor suppressed:
+// alerts itself when that is all of them.
+func actionable(alerts []cep.Alert) []cep.Alert {
+	for i, a := range alerts {
+		if a.Shadow || a.Suppressed {
+			out := append(make([]cep.Alert, 0, len(alerts)-1), alerts[:i]...)
+			for _, a := range alerts[i+1:] {
+				if !a.Shadow && !a.Suppressed {
+					out = append(out, a)
+				}
+			}
+			return out
+		}
+	}
+	return alerts
 }
 
 // Close closes every target, in order, and returns their errors joined.

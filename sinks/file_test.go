@@ -51,8 +51,8 @@ func TestFile(t *testing.T) {
 			var buf bytes.Buffer
 			f := NewFile(&buf)
 			for _, a := range tt.writes {
-				if err := f.Write(ctx, a); err != nil {
-					t.Fatalf("Write(%s) = %v", a.ID, err)
+				if err := f.WriteBatch(ctx, []cep.Alert{a}); err != nil {
+					t.Fatalf("WriteBatch(%s) = %v", a.ID, err)
 				}
 			}
 			// Flushed per Write: everything is there before Close.
@@ -67,7 +67,7 @@ func TestFile(t *testing.T) {
 			if err := f.Close(ctx); err != nil {
 				t.Errorf("Close() = %v", err)
 			}
-			if err := f.Write(ctx, a); !errors.Is(err, ErrClosed) {
+			if err := f.WriteBatch(ctx, []cep.Alert{a}); !errors.Is(err, ErrClosed) {
 				t.Errorf("Write after Close = %v; want ErrClosed", err)
 			}
 		})
@@ -78,7 +78,7 @@ func TestFileLineIsAlertJSON(t *testing.T) {
 	var buf bytes.Buffer
 	f := NewFile(&buf)
 	a := testAlert("a1", "card-1")
-	if err := f.Write(context.Background(), a); err != nil {
+	if err := f.WriteBatch(context.Background(), []cep.Alert{a}); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := json.Marshal(a)
@@ -109,8 +109,8 @@ func TestFileConcurrent(t *testing.T) {
 			// Every writer writes every alert, in a different order.
 			for i := range alerts {
 				a := alerts[(i+w*25)%len(alerts)]
-				if err := f.Write(context.Background(), a); err != nil {
-					t.Errorf("Write(%s) = %v", a.ID, err)
+				if err := f.WriteBatch(context.Background(), []cep.Alert{a}); err != nil {
+					t.Errorf("WriteBatch(%s) = %v", a.ID, err)
 				}
 			}
 		})
@@ -145,7 +145,7 @@ func TestOpenFileAppends(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.Write(ctx, testAlert(id, "k")); err != nil {
+		if err := f.WriteBatch(ctx, []cep.Alert{testAlert(id, "k")}); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.Close(ctx); err != nil {
@@ -184,15 +184,15 @@ func TestFileRecoversFromWriteError(t *testing.T) {
 	w := &flakyWriter{fail: map[int]bool{2: true}}
 	f := NewFile(w)
 	a, b := testAlert("a1", "k"), testAlert("b2", "k")
-	if err := f.Write(ctx, a); err != nil {
+	if err := f.WriteBatch(ctx, []cep.Alert{a}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Write(ctx, b); err == nil || !strings.Contains(err.Error(), "disk full") {
+	if err := f.WriteBatch(ctx, []cep.Alert{b}); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Write on a failing writer = %v; want disk full", err)
 	}
 	// The failed alert was not recorded as written: writing it again works,
 	// on a line of its own.
-	if err := f.Write(ctx, b); err != nil {
+	if err := f.WriteBatch(ctx, []cep.Alert{b}); err != nil {
 		t.Fatalf("Write after the writer recovered = %v", err)
 	}
 	lines := strings.Split(strings.TrimSuffix(w.buf.String(), "\n"), "\n")
@@ -204,5 +204,112 @@ func TestFileRecoversFromWriteError(t *testing.T) {
 		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil || got.ID != want {
 			t.Errorf("line %d = %q (%v); want alert %s", i, lines[i], err, want)
 		}
+	}
+}
+
+// countingWriter counts the writes to it.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// A batch is one write, in order; repeats within and across batches are
+// skipped, and a batch with nothing new writes nothing.
+func TestFileWriteBatch(t *testing.T) {
+	ctx := context.Background()
+	w := &countingWriter{}
+	f := NewFile(w)
+	alerts := testAlerts(5, 2)
+	noID := testAlert("", "k")
+	tests := []struct {
+		batch      []cep.Alert
+		wantWrites int // in all, so far
+	}{
+		{[]cep.Alert{alerts[0], alerts[1], alerts[0]}, 1},
+		{[]cep.Alert{alerts[1], alerts[2], noID, alerts[3], noID, alerts[2]}, 2},
+		{[]cep.Alert{alerts[3], alerts[0]}, 2},
+		{nil, 2},
+		{[]cep.Alert{alerts[4], alerts[1]}, 3},
+	}
+	for _, tt := range tests {
+		if err := f.WriteBatch(ctx, tt.batch); err != nil {
+			t.Fatalf("WriteBatch(%q) = %v", idsOf(tt.batch), err)
+		}
+		if w.writes != tt.wantWrites {
+			t.Errorf("after WriteBatch(%q): %d writes; want %d", idsOf(tt.batch), w.writes, tt.wantWrites)
+		}
+	}
+	want := []string{"a000", "a001", "a002", "", "a003", "", "a004"}
+	if got := idsOf(readNDJSON(t, w.Bytes())); !reflect.DeepEqual(got, want) {
+		t.Errorf("ids in file = %q; want %q", got, want)
+	}
+	closeSink(t, f)
+}
+
+// shortWriter writes at most limit bytes of its first write, then fails it.
+type shortWriter struct {
+	bytes.Buffer
+	limit int // < 0: no limit
+}
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	if w.limit >= 0 && len(p) > w.limit {
+		n, _ := w.Buffer.Write(p[:w.limit])
+		w.limit = -1
+		return n, errors.New("disk full")
+	}
+	return w.Buffer.Write(p)
+}
+
+// A batch cut short counts the alerts written whole as written: writing
+// the batch again writes the rest, from a fresh line.
+func TestFileWriteBatchCutShort(t *testing.T) {
+	ctx := context.Background()
+	alerts := testAlerts(4, 2)
+	line, _ := json.Marshal(alerts[0]) // every line is as long
+	w := &shortWriter{limit: 2*(len(line)+1) + len(line)/2}
+	f := NewFile(w)
+	if err := f.WriteBatch(ctx, alerts); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("WriteBatch on a failing writer = %v; want disk full", err)
+	}
+	if err := f.WriteBatch(ctx, alerts); err != nil {
+		t.Fatalf("WriteBatch again = %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
+	want := []string{"a000", "a001", "", "a002", "a003"} // "": the partial line
+	if len(lines) != len(want) {
+		t.Fatalf("file has %d lines; want %d:\n%s", len(lines), len(want), w.String())
+	}
+	for i, id := range want {
+		var a cep.Alert
+		err := json.Unmarshal([]byte(lines[i]), &a)
+		if id == "" && err == nil || id != "" && (err != nil || a.ID != id) {
+			t.Errorf("line %d = %q (%v); want alert %q", i, lines[i], err, id)
+		}
+	}
+}
+
+// The sinks encode with a.MarshalJSON, skipping json.Marshal's pass over
+// its output: the bytes must be the same, awkward values included.
+func TestFileLineIsJSONMarshal(t *testing.T) {
+	a := testAlert("a1", "<k&y>")
+	a.Summary = "<script>\u2028&\u2029 \"quoted\" \x01"
+	a.Fields = map[string]any{"raw": json.RawMessage(` { "x" : [1, 2] } `), "html": "<b>"}
+	var buf bytes.Buffer
+	f := NewFile(&buf)
+	if err := f.WriteBatch(context.Background(), []cep.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); got != string(want)+"\n" {
+		t.Errorf("line = %s; want %s", got, want)
 	}
 }

@@ -2,7 +2,6 @@ package sinks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,19 +20,28 @@ type KafkaConfig struct {
 	Brokers []string
 	// Topic receives the alerts; it must exist. Required.
 	Topic string
-	// BatchTimeout is how long a Write may wait for other Writes to share
-	// its produce request. Default 10ms (kafka-go's default, 1s, would
-	// make every synchronous Write take a second).
+	// BatchTimeout is how long the writer holds a produce request that is
+	// not full open for other WriteBatch calls to join. Default 1ns: in
+	// effect none, since WriteBatch hands the writer all its messages in
+	// one call and there is nothing to wait for, so a call costs one round
+	// trip. (kafka-go takes 0 to mean 1s, which would make every WriteBatch
+	// take a second; a longer linger only pays when many callers write
+	// small batches at once.)
 	BatchTimeout time.Duration
-	// BatchSize is the most messages in one produce request. Default 100.
+	// BatchSize is the most messages in one produce request; a WriteBatch
+	// with more for one partition is split into several requests. Default
+	// 1000. kafka-go allocates room for BatchSize messages (152 bytes
+	// each) for every request, however few it carries, so this should be
+	// about the largest batch written, not much more.
 	BatchSize int
-	// BatchBytes is the largest produce request, and so the largest alert.
-	// Default 1 MiB, which matches the brokers' default message.max.bytes.
+	// BatchBytes is the largest produce request, and so the largest alert;
+	// a WriteBatch with more for one partition is split. Default 1 MiB,
+	// which matches the brokers' default message.max.bytes.
 	BatchBytes int64
 	// WriteTimeout bounds one produce request. Default 10s.
 	WriteTimeout time.Duration
 	// MaxAttempts is how many times kafka-go tries a produce request
-	// before Write fails. Default 10.
+	// before WriteBatch fails. Default 10.
 	MaxAttempts int
 	// DedupeSize is how many written ids are remembered. Default
 	// DefaultDedupeSize.
@@ -47,10 +55,12 @@ type KafkaConfig struct {
 // alert's JSON, header "alert-id" = its id. Messages are partitioned by key
 // with murmur2, as Java producers do, so one key's alerts stay in order.
 //
-// Write is synchronous: it returns once every in-sync replica has the
-// message (acks=all). Concurrent Writes share produce requests. An id
-// written recently, or being written by a concurrent Write, is not
-// produced again.
+// WriteBatch is synchronous: it hands the whole batch to the writer in one
+// call, which sends one produce request per partition (concurrently, so
+// one round trip), split only past BatchSize or BatchBytes, and returns
+// once every in-sync replica has the messages (acks=all). An id written
+// recently, or being written by a concurrent WriteBatch, is not produced
+// again.
 type Kafka struct {
 	w         *kafka.Writer
 	transport *kafka.Transport // ours, if cfg.Transport was nil
@@ -61,7 +71,7 @@ type Kafka struct {
 }
 
 // NewKafka checks cfg and returns a sink. It does not connect until the
-// first Write.
+// first WriteBatch.
 func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("kafka sink: no brokers")
@@ -70,10 +80,10 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 		return nil, errors.New("kafka sink: no topic")
 	}
 	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = 10 * time.Millisecond
+		cfg.BatchTimeout = time.Nanosecond
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 100
+		cfg.BatchSize = 1000
 	}
 	if cfg.BatchBytes <= 0 {
 		cfg.BatchBytes = 1 << 20
@@ -105,15 +115,11 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	return k, nil
 }
 
-// Write produces a and waits for acks from all in-sync replicas.
-func (k *Kafka) Write(ctx context.Context, a cep.Alert) error {
-	return k.WriteBatch(ctx, []cep.Alert{a})
-}
-
-// WriteBatch produces alerts in one request per partition and waits for
-// acks from all in-sync replicas. Ids written already are skipped. If it
-// returns an error, the alerts that did get written are still recorded,
-// so writing the batch again produces only the rest.
+// WriteBatch produces alerts, in order, with one WriteMessages call (one
+// produce request per partition) and waits for acks from all in-sync
+// replicas. Ids written already, or repeated within the batch, are
+// skipped. If it returns an error, the alerts that did get written are
+// still recorded, so writing the batch again produces only the rest.
 //
 // If ctx ends while the request is under way, WriteBatch returns ctx's
 // error, but the messages may still reach the topic; consumers
@@ -130,10 +136,10 @@ func (k *Kafka) WriteBatch(ctx context.Context, alerts []cep.Alert) error {
 
 	todo := alerts
 	for len(todo) > 0 {
-		// Claim every id we can without waiting. Ids another Write is
+		// Claim every id we can without waiting. Ids another WriteBatch is
 		// producing now are waited for after ours are done (waiting while
 		// holding claims could deadlock two batches), then tried again:
-		// if that Write failed, we produce them.
+		// if that call failed, we produce them.
 		var mine []cep.Alert
 		var waits []<-chan struct{}
 		var retry []cep.Alert
@@ -175,7 +181,8 @@ func (k *Kafka) produce(ctx context.Context, alerts []cep.Alert) error {
 	}
 	msgs := make([]kafka.Message, len(alerts))
 	for i, a := range alerts {
-		value, err := json.Marshal(a)
+		// The bytes json.Marshal(a) returns, without its second pass over them.
+		value, err := a.MarshalJSON()
 		if err != nil {
 			for _, a := range alerts {
 				k.ids.end(a.ID, false)
@@ -200,8 +207,8 @@ func (k *Kafka) produce(ctx context.Context, alerts []cep.Alert) error {
 	return nil
 }
 
-// Close waits for Writes under way, then closes the writer and its
-// connections. Later Writes return ErrClosed. If ctx ends first, Close
+// Close waits for WriteBatch calls under way, then closes the writer and
+// its connections. Later calls return ErrClosed. If ctx ends first, Close
 // returns its error and the closing finishes in the background.
 func (k *Kafka) Close(ctx context.Context) error {
 	done := make(chan error, 1)

@@ -79,3 +79,12 @@ func testAlerts(n, keys int) []cep.Alert {
 	}
 	return as
 }
+
+// idsOf returns the alerts' ids, in order.
+func idsOf(alerts []cep.Alert) []string {
+	ids := make([]string, len(alerts))
+	for i, a := range alerts {
+		ids[i] = a.ID
+	}
+	return ids
+}

@@ -3,7 +3,6 @@ package sinks
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +30,8 @@ type WebhookConfig struct {
 	// Timeout bounds each request. Default 10s.
 	Timeout time.Duration
 	// QueueSize bounds the alerts accepted but not yet delivered (queued
-	// or being retried). When it is reached, Write blocks. Default 1000.
+	// or being retried). When it is reached, WriteBatch blocks. Default
+	// 1000.
 	QueueSize int
 	// Workers is the number of concurrent deliveries. Default 2.
 	Workers int
@@ -88,25 +88,29 @@ type WebhookStats struct {
 	Delivered    int64 // got a 2xx
 	Retries      int64 // failed attempts that will be retried
 	Failures     int64 // alerts given up on: a non-retryable status, or MaxAttempts reached
-	Deduplicated int64 // Writes skipped because the id was delivered or queued
+	Deduplicated int64 // alerts skipped because the id was delivered or queued
 	Abandoned    int64 // alerts still undelivered when Close's ctx ended
 }
 
 // Webhook POSTs each alert as JSON to a URL, with the header
 // "Idempotency-Key: <alert id>".
 //
-// Write puts the alert in a bounded in-memory queue and returns; delivery
-// workers send it, retrying network errors, 408, 429 and 5xx with
-// exponential backoff and full jitter. Another 4xx (or any other non-2xx)
-// is a permanent failure: logged, counted and handed to DeadLetter (or
-// kept for Failed). When the queue is full, Write blocks (backpressure).
-// An id that was delivered recently or is queued is not sent again; an
+// WriteBatch puts the alerts, in order, in a bounded in-memory queue and
+// returns; delivery workers send each in its own request, retrying network
+// errors, 408, 429 and 5xx with exponential backoff and full jitter.
+// Another 4xx (or any other non-2xx) is a permanent failure: logged,
+// counted and handed to DeadLetter (or kept for Failed). When the queue is
+// full, WriteBatch blocks (backpressure). With more than one worker,
+// alerts queued in order may be delivered out of order. An id that was
+// delivered recently or is queued is not sent again; an
 // alert with no id is never de-duplicated. Receivers should de-duplicate
 // on Idempotency-Key too: a response lost on the way back means a resend
 // (net/http itself resends such a request when a reused connection drops).
 //
-// The queue lives in memory: alerts accepted by Write but not delivered
-// are lost if the process crashes. Close drains the queue.
+// The queue lives in memory: alerts accepted by WriteBatch but not
+// delivered are lost if the process crashes, unless an outbox records
+// them, as vigil serve's store does (see Delivered). Close drains the
+// queue.
 type Webhook struct {
 	cfg       WebhookConfig
 	client    *http.Client
@@ -115,7 +119,7 @@ type Webhook struct {
 
 	slots   chan struct{}      // one token per pending alert: bounds the queue
 	queue   chan *delivery     // cap QueueSize; never full, since slots bound it
-	closing chan struct{}      // closed by Close: blocked Writes give up
+	closing chan struct{}      // closed by Close: blocked WriteBatch calls give up
 	cancel  context.CancelFunc // cancels the workers' ctx when Close gives up draining
 	done    chan struct{}      // closed when every worker has returned
 
@@ -215,11 +219,28 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	return w, nil
 }
 
-// Write queues a for delivery and returns. If the queue is full it waits
-// for room, returning ctx's error if ctx ends first, or ErrClosed if the
-// webhook is closed. An id delivered recently or already queued is
-// skipped (nil).
+// Write queues a for delivery, as WriteBatch does a batch of one.
 func (w *Webhook) Write(ctx context.Context, a cep.Alert) error {
+	return w.WriteBatch(ctx, []cep.Alert{a})
+}
+
+// WriteBatch queues alerts for delivery, one at a time and in order, and
+// returns once all are queued. While the queue is full it waits for room,
+// returning ctx's error if ctx ends first, or ErrClosed if the webhook is
+// closed; the alerts queued before that stay queued, and writing the batch
+// again skips them. An id delivered recently or already queued (earlier
+// in the batch, say) is skipped.
+func (w *Webhook) WriteBatch(ctx context.Context, alerts []cep.Alert) error {
+	for _, a := range alerts {
+		if err := w.enqueue(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue queues a, waiting for a slot while the queue is full.
+func (w *Webhook) enqueue(ctx context.Context, a cep.Alert) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -233,7 +254,8 @@ func (w *Webhook) Write(ctx context.Context, a cep.Alert) error {
 		w.nDeduplicated.Add(1)
 		return nil
 	}
-	body, err := json.Marshal(a)
+	// The bytes json.Marshal(a) returns, without its second pass over them.
+	body, err := a.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("webhook: encode alert %s: %w", a.ID, err)
 	}
@@ -247,7 +269,7 @@ func (w *Webhook) Write(ctx context.Context, a cep.Alert) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// Check again: Close, or another Write of the same id, may have come
+	// Check again: Close, or another write of the same id, may have come
 	// in while we waited.
 	if w.closed {
 		<-w.slots
@@ -274,8 +296,8 @@ func (w *Webhook) isDup(id string) bool {
 	return queued || w.delivered.Contains(id)
 }
 
-// Close stops accepting alerts (Write returns ErrClosed) and waits for the
-// queue to drain. If ctx ends first, the deliveries under way are
+// Close stops accepting alerts (WriteBatch returns ErrClosed) and waits for
+// the queue to drain. If ctx ends first, the deliveries under way are
 // cancelled, the alerts not yet delivered go to DeadLetter (or Failed),
 // and Close returns an error saying how many there were. Either way, every
 // worker goroutine has returned when Close does.
@@ -284,7 +306,7 @@ func (w *Webhook) Close(ctx context.Context) error {
 	if !w.closed {
 		w.closed = true
 		close(w.closing)
-		close(w.queue) // no Write can send now: they check closed under mu
+		close(w.queue) // no enqueue can send now: they check closed under mu
 	}
 	w.mu.Unlock()
 

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,8 +133,8 @@ func newTestWebhook(t *testing.T, cfg WebhookConfig) *Webhook {
 func writeAll(t *testing.T, s cep.Sink, alerts []cep.Alert) {
 	t.Helper()
 	for _, a := range alerts {
-		if err := s.Write(context.Background(), a); err != nil {
-			t.Fatalf("Write(%s) = %v", a.ID, err)
+		if err := s.WriteBatch(context.Background(), []cep.Alert{a}); err != nil {
+			t.Fatalf("WriteBatch(%s) = %v", a.ID, err)
 		}
 	}
 }
@@ -596,7 +597,7 @@ func TestWebhookDedupe(t *testing.T) {
 				for i := range alerts {
 					a := alerts[(i+g*7)%len(alerts)]
 					if err := w.Write(context.Background(), a); err != nil {
-						t.Errorf("Write(%s) = %v", a.ID, err)
+						t.Errorf("WriteBatch(%s) = %v", a.ID, err)
 					}
 				}
 			})
@@ -667,5 +668,70 @@ func TestWebhookReady(t *testing.T) {
 	}
 	if err := w.Ready(); err != nil {
 		t.Errorf("Ready() after the last delivery = %v; want nil", err)
+	}
+}
+
+// A batch is queued in order (one worker delivers it so); repeats within
+// and across batches are sent once.
+func TestWebhookWriteBatch(t *testing.T) {
+	r := newReceiver(t, nil)
+	w := newTestWebhook(t, WebhookConfig{URL: r.srv.URL, Workers: 1, QueueSize: 8})
+	alerts := testAlerts(60, 4)
+	ctx := context.Background()
+	first := append(append([]cep.Alert{}, alerts[:40]...), alerts[2], alerts[39]) // 2 repeats
+	second := alerts[30:]                                                         // 10 written already
+	for _, batch := range [][]cep.Alert{first, second, nil} {
+		if err := w.WriteBatch(ctx, batch); err != nil {
+			t.Fatalf("WriteBatch(%d alerts) = %v", len(batch), err)
+		}
+	}
+	closeSink(t, w)
+	r.checkExactlyOnce(alerts)
+	r.mu.Lock()
+	order := slices.Clone(r.order)
+	r.mu.Unlock()
+	if want := idsOf(alerts); !slices.Equal(order, want) {
+		t.Errorf("received %q; want %q", order, want)
+	}
+	if want := (WebhookStats{Delivered: 60, Deduplicated: 12}); w.Stats() != want {
+		t.Errorf("Stats() = %+v; want %+v", w.Stats(), want)
+	}
+}
+
+// WriteBatch blocks while the queue is full. If ctx ends, the alerts
+// queued stay queued, and writing the batch again queues only the rest.
+func TestWebhookWriteBatchBackpressure(t *testing.T) {
+	release := make(chan struct{})
+	r := newReceiver(t, func(int, cep.Alert) int {
+		<-release
+		return http.StatusOK
+	})
+	w := newTestWebhook(t, WebhookConfig{URL: r.srv.URL, Workers: 1, QueueSize: 2})
+	batch := testAlerts(5, 1)
+
+	tctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := w.WriteBatch(tctx, batch); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WriteBatch(5 alerts) into a queue of 2 = %v; want context.DeadlineExceeded", err)
+	}
+	if q := w.Stats().Queued; q != 2 {
+		t.Errorf("Stats().Queued = %d; want 2", q)
+	}
+
+	errc := make(chan error)
+	go func() { errc <- w.WriteBatch(context.Background(), batch) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("WriteBatch into a full queue returned %v before a slot freed", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatalf("WriteBatch once slots free = %v; want nil", err)
+	}
+	closeSink(t, w)
+	r.checkExactlyOnce(batch)
+	if st := w.Stats(); st.Delivered != 5 || st.Deduplicated != 2 {
+		t.Errorf("Stats() = %+v; want 5 delivered, 2 deduplicated", st)
 	}
 }

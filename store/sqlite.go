@@ -32,8 +32,9 @@ import (
 // sink) and the writer never blocks readers. All writes go through one
 // connection, so they queue in Go instead of failing with SQLITE_BUSY;
 // reads use a pool of read-only connections. Commits are synchronous (fsync
-// of the WAL), so a nil error from Put or Write means the alert survives a
-// crash, as cep.Sink requires.
+// of the WAL), so a nil error from Put or WriteBatch means the alerts
+// survive a crash, as cep.Sink requires. A batch is one transaction, so one
+// fsync, however many alerts it holds.
 //
 // Each alert is one row: the columns the API filters and sorts on, plus the
 // alert's full JSON form (cep.Alert.MarshalJSON) including its matched
@@ -244,7 +245,8 @@ func (s *SQLite) Put(ctx context.Context, alerts ...cep.Alert) error {
 		if a.ID == "" {
 			return fmt.Errorf("store: alert %d (rule %q, key %q) has no id", i, a.Rule, a.Key)
 		}
-		b, err := json.Marshal(a)
+		// The bytes json.Marshal(a) returns, without its second pass over them.
+		b, err := a.MarshalJSON()
 		if err != nil {
 			return fmt.Errorf("store: alert %s: %w", a.ID, err)
 		}
@@ -283,8 +285,12 @@ func (s *SQLite) Put(ctx context.Context, alerts ...cep.Alert) error {
 	return nil
 }
 
-// Write stores one alert (cep.Sink).
-func (s *SQLite) Write(ctx context.Context, a cep.Alert) error { return s.Put(ctx, a) }
+// WriteBatch stores alerts in one transaction, as Put does (cep.Sink): one
+// commit, so one fsync, per batch. Ids already stored, or repeated within
+// the batch, are stored once.
+func (s *SQLite) WriteBatch(ctx context.Context, alerts []cep.Alert) error {
+	return s.Put(ctx, alerts...)
+}
 
 // Query returns one page of the alerts q selects, newest first, each with
 // its matched events. A bad limit or cursor is a *ParamError.

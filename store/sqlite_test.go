@@ -734,13 +734,75 @@ func TestSink(t *testing.T) {
 	var sink cep.Sink = openTemp(t, Options{})
 	ctx := context.Background()
 	for range 2 {
-		if err := sink.Write(ctx, filterSet[0]); err != nil {
+		if err := sink.WriteBatch(ctx, []cep.Alert{filterSet[0]}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s := sink.(*SQLite)
 	if n, err := s.Count(ctx); n != 1 || err != nil {
 		t.Errorf("Count = %d, %v", n, err)
+	}
+}
+
+// A batch is stored in order, in one transaction; repeats within and
+// across batches are stored once (the first wins) and enter the outbox
+// once.
+func TestWriteBatch(t *testing.T) {
+	s := openTemp(t, Options{Outbox: true})
+	ctx := context.Background()
+	again := filterSet[1]
+	again.Summary = "a later copy"
+	batches := [][]cep.Alert{
+		{filterSet[0], filterSet[1], again, filterSet[2], filterSet[0]},
+		{filterSet[2], filterSet[3], filterSet[1], filterSet[4]},
+		filterSet[5:],
+		nil,
+	}
+	for _, batch := range batches {
+		if err := s.WriteBatch(ctx, batch); err != nil {
+			t.Fatalf("WriteBatch(%s) = %v", join(ids(batch)), err)
+		}
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM alerts ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, id)
+	}
+	rows.Close()
+	if got, want := join(stored), join(ids(filterSet)); got != want {
+		t.Errorf("stored, in insertion order: %s; want %s", got, want)
+	}
+	if a, _, err := s.Get(ctx, again.ID); err != nil || a.Summary != filterSet[1].Summary {
+		t.Errorf("Get(%s) = summary %q, %v; want the first copy's %q", again.ID, a.Summary, err, filterSet[1].Summary)
+	}
+	out, err := s.Outbox(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live int
+	for _, a := range filterSet {
+		if !a.Shadow && !a.Suppressed {
+			live++
+		}
+	}
+	if len(out) != live {
+		t.Errorf("outbox holds %d alerts (%s); want %d", len(out), join(ids(out)), live)
+	}
+
+	// All or nothing: a batch with a bad alert stores none of it.
+	bad := []cep.Alert{mk("b1", "r", "k", "low", 0, false), {Rule: "r", Key: "k"}}
+	if err := s.WriteBatch(ctx, bad); err == nil {
+		t.Error("WriteBatch(an alert with no id) = nil; want an error")
+	}
+	if _, ok, _ := s.Get(ctx, "b1"); ok {
+		t.Error("b1 stored from a batch that failed")
 	}
 }
 
