@@ -12,13 +12,17 @@ import (
 
 // Alert is what a rule raises (SPEC §6).
 type Alert struct {
-	// ID is deterministic: a hash of the rule name, rule hash, key and the
-	// ids of the matched events. Replaying the same input yields the same
-	// ids, so sinks and stores de-duplicate on it.
+	// ID is deterministic: a hash of the rule name, the rule's match hash,
+	// the key and the ids of the matched events with the stage each
+	// belongs to (threshold rules: the window's events). Replaying the
+	// same input yields the same ids, so sinks and stores de-duplicate on
+	// it; distinct matches never share one; presentation edits (summary,
+	// severity, labels, fields that add no aggregate, mode) keep it.
 	ID          string
 	Rule        string
 	RuleVersion int64
-	RuleHash    string
+	RuleHash    string // the rule's whole definition
+	MatchHash   string // the rule's matching definition
 	Severity    string
 	Key         string
 	// Time is event time: the last matched event, the absence deadline,
@@ -48,6 +52,7 @@ type alertJSON struct {
 	Rule        string                      `json:"rule"`
 	RuleVersion int64                       `json:"rule_version"`
 	RuleHash    string                      `json:"rule_hash"`
+	MatchHash   string                      `json:"match_hash"`
 	Severity    string                      `json:"severity"`
 	Key         string                      `json:"key"`
 	Time        string                      `json:"time"`
@@ -66,7 +71,7 @@ type alertJSON struct {
 // milliseconds.
 func (a Alert) MarshalJSON() ([]byte, error) {
 	j := alertJSON{
-		ID: a.ID, Rule: a.Rule, RuleVersion: a.RuleVersion, RuleHash: a.RuleHash,
+		ID: a.ID, Rule: a.Rule, RuleVersion: a.RuleVersion, RuleHash: a.RuleHash, MatchHash: a.MatchHash,
 		Severity: a.Severity, Key: a.Key, Summary: a.Summary,
 		Time: event.FormatTime(a.Time.UnixMilli()), DetectedAt: event.FormatTime(a.DetectedAt.UnixMilli()),
 		Labels: a.Labels, Fields: a.Fields, Values: a.Values, Shadow: a.Shadow, Suppressed: a.Suppressed,
@@ -104,7 +109,7 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 		}
 	}
 	*a = Alert{
-		ID: j.ID, Rule: j.Rule, RuleVersion: j.RuleVersion, RuleHash: j.RuleHash,
+		ID: j.ID, Rule: j.Rule, RuleVersion: j.RuleVersion, RuleHash: j.RuleHash, MatchHash: j.MatchHash,
 		Severity: j.Severity, Key: j.Key, Summary: j.Summary,
 		Time: time.UnixMilli(t).UTC(), DetectedAt: time.UnixMilli(detected).UTC(),
 		Labels: j.Labels, Fields: j.Fields, Values: j.Values, Shadow: j.Shadow, Suppressed: j.Suppressed,
@@ -113,21 +118,36 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// stageIDs are the ids of the events one stage of a match took; a
+// threshold alert has one, without a stage name, for its window.
+type stageIDs struct {
+	stage string
+	ids   []string
+}
+
 // alertID hashes what identifies an alert. Each part is written with its
-// length first, so no two different lists of parts hash the same input,
-// whatever bytes keys and ids contain.
-func alertID(rule, ruleHash, key string, eventIDs []string) string {
+// length first, and each stage with its name and its number of events, so
+// no two different matches hash the same input, whatever bytes keys and
+// ids contain: {a: [1, 2], b: [3]} is not {a: [1], b: [2, 3]}.
+func alertID(rule, matchHash, key string, stages []stageIDs) string {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
+	num := func(v int) { h.Write(n[:binary.PutUvarint(n[:], uint64(v))]) }
 	part := func(s string) {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		num(len(s))
 		h.Write([]byte(s))
 	}
 	part(rule)
-	part(ruleHash)
+	part(matchHash)
 	part(key)
-	for _, id := range eventIDs {
-		part(id)
+	for _, st := range stages {
+		part(st.stage)
+		num(len(st.ids))
+		for _, id := range st.ids {
+			part(id)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
+
+func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -1,16 +1,36 @@
 // Package cep is vigil's engine: event time, watermarks, keyed state and
 // the run loop that feeds the matchers of patterns/ and raises alerts. It
-// is also the public embedding API (SPEC §15). It imports no Kafka,
-// ClickHouse or HTTP code: sources and sinks wrap it.
+// is also the public embedding API. It imports no Kafka, ClickHouse or
+// HTTP code: sources and sinks wrap it.
+//
+// # Inputs, partitions and the exchange
+//
+// Events come from inputs (OpenInput; Process feeds one named "default"),
+// each with its own event time: its watermark is the newest event time it
+// has delivered minus its out-of-orderness. State lives in partitions,
+// each processed by one goroutine at a time. A rule keyed by an input's
+// declared partitioning key (InputOptions.PartitionKey) keeps its state
+// in that input's own partition and runs in that input's time alone. Every
+// other rule is served through the exchange: its events are routed by a
+// hash of its key to key groups (WithKeyGroups), whose watermark is the
+// minimum over the inputs that feed them, idle inputs left out.
+//
+// # Delivery
+//
+// Alerts leave the engine through a bounded queue to a delivery stage
+// that hands them, in batches and in order, to the sink (WithSink) or the
+// alert handler (WithAlertHandler), outside the engine's lock. An ack
+// given to Input.Push runs once the batch's events are processed and
+// every alert raised before then is delivered.
 package cep
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
-	"strconv"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,131 +44,131 @@ var EndOfTime = time.UnixMilli(endOfTime).UTC()
 
 const endOfTime = 253402300799999 // 9999-12-31T23:59:59.999Z
 
-// DefaultMaxPartialMatches bounds the partial matches of one key and rule
-// when neither the rule nor WithMaxPartialMatches says otherwise.
-const DefaultMaxPartialMatches = 10000
-
-// AlertHandler receives every alert, in order. It runs while the engine
-// holds its lock: it must not call back into the engine. An error is
-// returned by the Process, AdvanceWatermark or Close call that raised it.
-type AlertHandler func(ctx context.Context, a Alert) error
-
-type config struct {
-	onAlert        AlertHandler
-	onDone         func(ctx context.Context, evs []*event.Event)
-	outOfOrderness int64
-	externalWM     bool
-	workers        int
-	decoder        *event.Decoder
-	maxPartial     int
-	now            func() time.Time
-}
-
-// Option configures an Engine.
-type Option func(*config)
-
-// WithAlertHandler sets the function that receives alerts.
-func WithAlertHandler(h AlertHandler) Option { return func(c *config) { c.onAlert = h } }
-
-// WithOutOfOrderness sets how far behind the latest event time the
-// watermark stays (SPEC §5). The default is 0: every event is processed at
-// once, and an event older than one already seen is late.
-func WithOutOfOrderness(d time.Duration) Option {
-	return func(c *config) { c.outOfOrderness = d.Milliseconds() }
-}
-
-// WithDecoder sets how JSON events are decoded (time field, id field,
-// limits).
-func WithDecoder(d *event.Decoder) Option { return func(c *config) { c.decoder = d } }
-
-// WithMaxPartialMatches sets the default bound on partial matches per key
-// and sequence rule.
-func WithMaxPartialMatches(n int) Option { return func(c *config) { c.maxPartial = n } }
-
-// WithWorkers shards keys across n goroutines so one engine uses n cores
-// (SPEC §16). Each (rule, key) belongs to one worker, so a key's events keep
-// their order; alerts of different keys may then be delivered in a
-// different order than with one worker. The default is 1.
-func WithWorkers(n int) Option { return func(c *config) { c.workers = max(n, 1) } }
-
-// WithExternalWatermark makes AdvanceWatermark the only thing that moves
-// the watermark: for sources with several partitions, whose watermark is
-// the minimum over them (SPEC §5), computed by the caller. Events then wait
-// in the buffer until the caller's watermark reaches them.
-func WithExternalWatermark() Option { return func(c *config) { c.externalWM = true } }
-
-// WithDoneHandler sets a function called with the events just processed,
-// once every alert they raised has been handed to the alert handler
-// without error: the point where a source may commit them. The slice is
-// valid only during the call.
-func WithDoneHandler(f func(ctx context.Context, evs []*event.Event)) Option {
-	return func(c *config) { c.onDone = f }
-}
-
-// WithClock sets the wall clock used for alerts' detected_at.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+// minTime is a watermark before every event.
+const minTime = math.MinInt64
 
 // ErrClosed is returned by calls on a closed engine.
 var ErrClosed = errors.New("cep: engine is closed")
 
-// Engine matches a ruleset against a stream of events. It is safe for
+// Engine matches a ruleset against streams of events. It is safe for
 // concurrent use; events are processed in event-time order (ties in
-// arrival order), so results are deterministic for a given input order.
+// arrival order), so results are deterministic for a given input order,
+// whatever the number of workers.
 type Engine struct {
-	mu     sync.Mutex
-	cfg    config
-	rs     *rules.Ruleset
-	router *router
-	queue  eventQueue
-	// pending holds alerts raised but not yet accepted by the handler
-	// (pending[:sent] are done); undone the processed events waiting for
-	// their alerts to be delivered.
-	pending []Alert
-	sent    int
-	undone  []*event.Event
-	seq     uint64
-	maxTime int64
-	wm      int64
-	closed  bool
-	stats   counters
-}
+	mu      sync.Mutex
+	cfg     config
+	rs      *rules.Ruleset
+	keyText []string // each rule's key as written, for co-partitioning
+	workers []*worker
+	pool    *pool
+	out     *delivery
 
-type counters struct {
+	inputs    map[string]*input
+	inputList []*input     // sorted by name
+	groups    []*partition // the exchange's key groups
+	wake      wakeHeap     // key groups by their next timer
+
+	floor    int64 // the highest AdvanceWatermark
+	wmX      int64 // the exchange's watermark
+	buffered int   // accepted events not yet processed everywhere
+	closed   bool  // refuses new events
+	draining bool  // Close: every buffered event is due
+	stopped  bool  // workers stopped
+
+	acks []func() // batches done this step
+
 	processed, late uint64
 	rejected        map[string]uint64
+	retired         map[string]RuleStats // counters of rule states an update dropped
+
+	// step scratch
+	chunks    []routeChunk
+	batch     []item
+	running   []*partition
+	collected []pendingAlert
+}
+
+// routeChunk is one slice of a step's batch, routed by one worker.
+type routeChunk struct {
+	items   []item
+	routes  [][]routed // by key group
+	touched []int
 }
 
 // New builds an engine for a ruleset. A ruleset with Version 0 is given
 // version 1.
 func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
-	cfg := config{decoder: &event.Decoder{}, maxPartial: DefaultMaxPartialMatches, now: time.Now, workers: 1}
+	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if rs.Version == 0 {
 		rs.Version = 1
 	}
-	e := &Engine{cfg: cfg, rs: rs, maxTime: math.MinInt64, wm: math.MinInt64,
-		stats: counters{rejected: map[string]uint64{}}}
-	r, err := newRouter(e, rs, cfg.workers)
-	if err != nil {
-		return nil, err
+	e := &Engine{cfg: cfg, rs: rs, inputs: map[string]*input{}, floor: math.MinInt64, wmX: math.MinInt64,
+		rejected: map[string]uint64{}, retired: map[string]RuleStats{}}
+	e.keyText = keyTexts(rs)
+	for i := 0; i < cfg.workers; i++ {
+		w, err := newWorker(e, rs)
+		if err != nil {
+			return nil, err
+		}
+		e.workers = append(e.workers, w)
 	}
-	e.router = r
+	e.chunks = make([]routeChunk, cfg.workers)
+	for i := range e.chunks {
+		e.chunks[i].routes = make([][]routed, cfg.keyGroups)
+	}
+	e.groups = make([]*partition, cfg.keyGroups)
+	for i := range e.groups {
+		e.groups[i] = newPartition(e, keyGroupID(i), i)
+	}
+	e.pool = newPool(e.workers)
+	e.out = newDelivery(cfg)
 	return e, nil
 }
 
-// Process adds one event: a map[string]any, JSON bytes (or
-// json.RawMessage), an *event.Event, or any value encoding/json can
-// marshal into an object. It returns an *event.Error for an event it
+// keyTexts returns each rule's key as written: one expression's source,
+// or "" for a composite key or none.
+func keyTexts(rs *rules.Ruleset) []string {
+	out := make([]string, len(rs.Rules))
+	for i, r := range rs.Rules {
+		if len(r.Key) == 1 {
+			out[i] = strings.TrimSpace(r.Key[0].Source)
+		}
+	}
+	return out
+}
+
+// place decides, for each rule, whether the input's events reach it in
+// the input's own partition or through the exchange.
+func (e *Engine) place(in *input) {
+	in.corules, in.xrules = in.corules[:0], in.xrules[:0]
+	for ix := range e.rs.Rules {
+		if in.opts.PartitionKey != "" && e.keyText[ix] == strings.TrimSpace(in.opts.PartitionKey) {
+			in.corules = append(in.corules, ix)
+		} else {
+			in.xrules = append(in.xrules, ix)
+		}
+	}
+	if len(in.corules) > 0 && in.part == nil {
+		in.part = newPartition(e, inputPartitionID(in.name), -1)
+		in.part.in = in
+		in.part.wm = in.wm
+	}
+}
+
+// Process adds one event to the default input: a map[string]any, JSON
+// bytes (or json.RawMessage), an *event.Event, or any value encoding/json
+// can marshal into an object. It returns an *event.Error for an event it
 // rejects — malformed, without a time, or late (below the watermark) —
-// after counting it; such an event is never matched. Other errors come
-// from the alert handler.
+// after counting it; such an event is never matched. It returns ErrBusy
+// when the engine is full until ctx ends, and ErrClosed after Close.
 func (e *Engine) Process(ctx context.Context, in any) error {
 	ev, err := e.toEvent(in)
 	if err != nil {
 		e.mu.Lock()
-		e.stats.rejected[event.ReasonOf(err)]++
+		e.rejected[event.ReasonOf(err)]++
 		e.mu.Unlock()
 		return err
 	}
@@ -173,122 +193,109 @@ func (e *Engine) toEvent(in any) (*event.Event, error) {
 	return e.cfg.decoder.Decode(data, "")
 }
 
-// ProcessEvent adds a decoded event. An event without an ID gets one from
-// its arrival number.
+// ProcessEvent adds a decoded event to the default input. An event
+// without an ID gets one from its arrival number.
 func (e *Engine) ProcessEvent(ctx context.Context, ev *event.Event) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrClosed
+	rej, err := e.push(ctx, defaultInput, []*event.Event{ev}, nil)
+	if err != nil {
+		return err
 	}
-	e.seq++
-	ev.Seq = e.seq
-	if ev.ID == "" {
-		ev.ID = "#" + strconv.FormatUint(ev.Seq, 10)
+	if len(rej) > 0 {
+		return rej[0].Err
 	}
-	if ev.Time < e.wm {
-		e.stats.late++
-		return &event.Error{Reason: event.ReasonLate, Msg: fmt.Sprintf(
-			"late event %s: time %s is below the watermark %s",
-			ev.ID, event.FormatTime(ev.Time), event.FormatTime(e.wm))}
-	}
-	e.queue.push(ev)
-	if ev.Time > e.maxTime {
-		e.maxTime = ev.Time
-	}
-	if e.cfg.externalWM {
-		return nil
-	}
-	return e.advance(ctx, e.maxTime-e.cfg.outOfOrderness)
+	return nil
 }
 
-// AdvanceWatermark moves the watermark to t (never back): buffered events
-// up to t are processed, then windows, expiries and absences due by t
-// fire. Events older than t are late from then on.
+// AdvanceWatermark moves the watermark of every input, and of the
+// exchange, to at least t (never back): buffered events up to t are
+// processed, then windows, expiries and absences due by t fire. Events
+// older than t are late from then on, also on inputs opened later.
 func (e *Engine) AdvanceWatermark(ctx context.Context, t time.Time) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ErrClosed
 	}
-	return e.advance(ctx, t.UnixMilli())
+	e.floor = max(e.floor, t.UnixMilli())
+	e.step()
+	return nil
 }
 
-// Watermark returns the current watermark.
-func (e *Engine) Watermark() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return time.UnixMilli(e.wm).UTC()
-}
-
-// Close processes every buffered event (as if the out-of-orderness were 0),
-// delivers every pending alert, and stops the engine. If the alert handler
-// fails, Close returns its error and the engine stays open, so Close can
-// be called again. It does not move time past the last event: to
-// close open windows and confirm pending absences, AdvanceWatermark to
-// EndOfTime first, as replay does.
-func (e *Engine) Close(ctx context.Context) error {
+// Tick lets the wall clock act: inputs that have gone idle stop holding
+// back the exchange, and, with WithWallClockWhenIdle, idle inputs follow
+// the wall clock. A service calls it a few times a second.
+func (e *Engine) Tick(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil
+		return ErrClosed
 	}
-	if err := e.advance(ctx, max(e.maxTime, e.wm)); err != nil {
-		return err // still open: Close again once the handler recovers
-	}
-	e.closed = true
-	e.router.stop()
+	e.step()
 	return nil
 }
 
-// advance processes the events and timers due by wm, in time order:
-// timers due at or before an event's time fire before it, so a window
-// ending at t closes before an event at t is counted in the next one.
-// Events exactly at the current watermark are not late, so they are
-// processed even when wm does not move.
-func (e *Engine) advance(ctx context.Context, wm int64) error {
-	// First finish what an earlier failed delivery left.
-	if err := e.flush(ctx); err != nil {
+// FollowWallClock turns the behaviour of WithWallClockWhenIdle on or off.
+// A service turns it off while a source is still joining (a Kafka consumer
+// group): until the source says which inputs it has, an idle moment must
+// not move time past the backlog it is about to deliver.
+func (e *Engine) FollowWallClock(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cfg.followWall = on
+}
+
+// Watermark returns the exchange's watermark: with only the default
+// input, that input's.
+func (e *Engine) Watermark() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.UnixMilli(e.wmX).UTC()
+}
+
+// Flush waits until every alert raised so far has been delivered and
+// every ack whose events are done has run. When ctx ends first it returns
+// the last delivery error, and the alerts stay queued.
+func (e *Engine) Flush(ctx context.Context) error { return e.out.flush(ctx) }
+
+// Close refuses new events, processes every buffered event (as if the
+// out-of-orderness were 0), delivers every pending alert, and stops the
+// engine. If delivery does not finish before ctx ends, Close returns the
+// delivery error and may be called again to go on waiting. It does not
+// move time past the last event: to close open windows and confirm
+// pending absences, AdvanceWatermark to EndOfTime first, as replay does.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return nil
+	}
+	if !e.closed {
+		e.closed, e.draining = true, true
+		e.step()
+	}
+	e.mu.Unlock()
+	if err := e.out.flush(ctx); err != nil {
+		if errors.Is(err, ErrDeliveryFailed) {
+			e.stop()
+		} else {
+			e.out.interrupt()
+		}
 		return err
 	}
-	if wm < e.wm || (wm == e.wm && (e.queue.len() == 0 || e.queue.peek().Time > wm)) {
-		return nil
-	}
-	start := len(e.undone)
-	for e.queue.len() > 0 && e.queue.peek().Time <= wm {
-		e.undone = append(e.undone, e.queue.pop())
-	}
-	batch := e.undone[start:]
-	e.router.run(batch, wm)
-	e.stats.processed += uint64(len(batch))
-	e.wm = wm
-	e.pending = e.router.collect(e.pending)
-	return e.flush(ctx)
+	e.stop()
+	return nil
 }
 
-// flush hands the pending alerts to the handler, in order, then reports
-// the events whose alerts are all delivered as done. On a handler error
-// the undelivered alerts stay pending — none is dropped — and the next
-// Process, AdvanceWatermark or Close delivers them first.
-func (e *Engine) flush(ctx context.Context) error {
-	for e.sent < len(e.pending) {
-		if h := e.cfg.onAlert; h != nil {
-			if err := h(ctx, e.pending[e.sent]); err != nil {
-				return fmt.Errorf("alert handler: %w", err)
-			}
-		}
-		e.pending[e.sent] = Alert{}
-		e.sent++
+// stop ends the workers and the delivery stage, once.
+func (e *Engine) stop() {
+	e.mu.Lock()
+	stopped := e.stopped
+	e.stopped = true
+	e.mu.Unlock()
+	if !stopped {
+		e.pool.stop()
+		e.out.close(e.out.failure() != nil)
 	}
-	e.pending, e.sent = e.pending[:0], 0
-	if len(e.undone) > 0 {
-		if e.cfg.onDone != nil {
-			e.cfg.onDone(ctx, e.undone)
-		}
-		clear(e.undone)
-		e.undone = e.undone[:0]
-	}
-	return nil
 }
 
 // Ruleset returns the ruleset the engine runs.
@@ -298,39 +305,261 @@ func (e *Engine) Ruleset() *rules.Ruleset {
 	return e.rs
 }
 
-// Stats is a snapshot of the engine's counters.
-type Stats struct {
-	Processed uint64            // events matched against the rules
-	Late      uint64            // events rejected as late
-	Rejected  map[string]uint64 // other rejected events, by reason
-	Buffered  int               // events waiting for the watermark
-	Pending   int               // alerts raised but not yet accepted by the alert handler
-	Watermark time.Time
-	Rules     map[string]RuleStats
+// step processes whatever the watermarks allow: each input's due events in
+// its own partition, then the exchange's due events in its key groups, and
+// the timers due; then hands the alerts raised, and the acks of the
+// batches now done, to the delivery stage. It runs with e.mu held.
+func (e *Engine) step() {
+	if e.stopped {
+		return
+	}
+	e.watermarks(e.cfg.now())
+	e.running = e.running[:0]
+
+	// Inputs: release what their watermark passed.
+	for _, in := range e.inputList {
+		in.due = in.due[:0]
+		for in.buf.len() > 0 && in.buf.peek().ev.Time <= in.wm {
+			it := in.buf.pop()
+			in.due = append(in.due, it)
+			if in.feedsExchange() {
+				in.xq.push(it)
+			}
+		}
+		if p := in.part; p != nil && (len(in.due) > 0 || p.nextTimer() <= in.wm) {
+			e.running = append(e.running, p)
+		}
+	}
+	if n := len(e.running); n > 0 {
+		e.pool.run(n, func(w *worker, i int) {
+			p := e.running[i]
+			p.runInput(w, p.in.due, p.in.wm)
+		})
+	}
+	for _, in := range e.inputList {
+		if !in.feedsExchange() {
+			for i := range in.due {
+				e.complete(&in.due[i])
+			}
+		}
+		clear(in.due)
+		in.due = in.due[:0]
+	}
+	inputParts := len(e.running)
+
+	// The exchange: due events of every input in order, routed by key.
+	e.merge()
+	if len(e.batch) > 0 {
+		e.route()
+	}
+	for len(e.wake) > 0 && e.wake[0].at <= e.wmX {
+		w := e.wake.pop()
+		if p := e.groups[w.kg]; w.at == p.wakeAt {
+			p.wakeAt = math.MaxInt64
+			e.touch(p)
+		}
+	}
+	groups := e.running[inputParts:]
+	sort.Slice(groups, func(i, j int) bool { return groups[i].kg < groups[j].kg })
+	if len(groups) > 0 {
+		e.pool.run(len(groups), func(w *worker, i int) { groups[i].runRouted(w, e.wmX) })
+	}
+	for i := range e.batch {
+		e.complete(&e.batch[i])
+	}
+	clear(e.batch)
+	e.batch = e.batch[:0]
+	for _, p := range groups {
+		p.touched = false
+		if nt := p.nextTimer(); nt < p.wakeAt {
+			p.wakeAt = nt
+			e.wake.push(wakeEntry{at: nt, kg: p.kg})
+		}
+	}
+
+	e.collect()
+	e.out.enqueue(e.collected, e.acks)
+	clear(e.collected)
+	e.collected = e.collected[:0]
+	e.acks = nil
 }
 
-// RuleStats are one rule's counters.
-type RuleStats struct {
-	Alerts      uint64 // alerts raised, suppressed ones included
-	Suppressed  uint64 // alerts inside the throttle
-	Errors      uint64 // expression runtime errors
-	Keys        int    // keys holding state now
-	Partial     int    // partial matches held now (sequence rules)
-	Evicted     uint64 // partial matches evicted by max_partial_matches
-	KeyFailures uint64 // events whose key could not be computed
+func (e *Engine) touch(p *partition) {
+	if !p.touched {
+		p.touched = true
+		e.running = append(e.running, p)
+	}
 }
 
-// Stats returns a snapshot of the engine's counters.
-func (e *Engine) Stats() Stats {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := Stats{
-		Processed: e.stats.processed, Late: e.stats.late, Rejected: map[string]uint64{},
-		Buffered: e.queue.len(), Pending: len(e.pending) - e.sent, Watermark: time.UnixMilli(e.wm).UTC(), Rules: map[string]RuleStats{},
+// complete accounts for an event that has left the engine.
+func (e *Engine) complete(it *item) {
+	e.processed++
+	e.buffered--
+	if b := it.batch; b != nil {
+		if b.remaining--; b.remaining == 0 && b.ack != nil {
+			e.acks = append(e.acks, b.ack)
+		}
 	}
-	for k, v := range e.stats.rejected {
-		s.Rejected[k] = v
-	}
-	e.router.stats(s.Rules)
-	return s
 }
+
+// watermarks moves each input's watermark and the exchange's.
+func (e *Engine) watermarks(now time.Time) {
+	full := e.buffered >= e.cfg.maxBuffered
+	nowMS := now.UnixMilli()
+	x, active, hold := int64(math.MaxInt64), false, false
+	// drainTo is the highest watermark of the inputs feeding the exchange:
+	// where it goes when nothing is pending anywhere (every input idle,
+	// their buffers empty) or when Close drains.
+	drainTo := int64(math.MinInt64)
+	for _, in := range e.inputList {
+		idle := in.idle(now, full)
+		w := max(in.wm, e.floor)
+		if in.hasTime {
+			w = max(w, in.maxTime-in.ooo)
+			if e.draining || idle {
+				w = max(w, in.maxTime)
+			}
+		}
+		if idle && e.cfg.followWall {
+			w = max(w, nowMS-in.ooo)
+		}
+		in.wm = w
+		if !in.feedsExchange() {
+			continue
+		}
+		drainTo = max(drainTo, w)
+		if idle {
+			continue
+		}
+		if !in.hasTime {
+			hold = true // active, but its time is not known yet
+			continue
+		}
+		x, active = min(x, w), true
+	}
+	switch {
+	case e.draining:
+		e.wmX = max(e.wmX, drainTo)
+	case hold:
+	case active:
+		e.wmX = max(e.wmX, x)
+	default: // every input idle
+		e.wmX = max(e.wmX, drainTo)
+		if e.cfg.followWall {
+			e.wmX = max(e.wmX, nowMS-e.cfg.outOfOrderness)
+		}
+	}
+	e.wmX = max(e.wmX, e.floor)
+}
+
+// merge takes, from every input's exchange queue, the events the
+// exchange's watermark has passed, in processing order.
+func (e *Engine) merge() {
+	var feeding []*input
+	for _, in := range e.inputList {
+		if in.xq.len() > 0 && in.xq.front().ev.Time <= e.wmX {
+			feeding = append(feeding, in)
+		}
+	}
+	if len(feeding) == 1 {
+		in := feeding[0]
+		for in.xq.len() > 0 && in.xq.front().ev.Time <= e.wmX {
+			e.batch = append(e.batch, in.xq.pop())
+		}
+		return
+	}
+	for len(feeding) > 0 {
+		best := 0
+		for i := 1; i < len(feeding); i++ {
+			if feeding[i].xq.front().before(feeding[best].xq.front()) {
+				best = i
+			}
+		}
+		in := feeding[best]
+		e.batch = append(e.batch, in.xq.pop())
+		if in.xq.len() == 0 || in.xq.front().ev.Time > e.wmX {
+			feeding = append(feeding[:best], feeding[best+1:]...)
+		}
+	}
+}
+
+// parallelRouting is the smallest batch whose routing is split across
+// the workers.
+const parallelRouting = 256
+
+// route routes the step's batch to the key groups and marks them to run.
+func (e *Engine) route() {
+	n := 1
+	if len(e.workers) > 1 && len(e.batch) >= parallelRouting {
+		n = len(e.workers)
+	}
+	size := (len(e.batch) + n - 1) / n
+	for c := 0; c < n; c++ {
+		lo, hi := min(c*size, len(e.batch)), min((c+1)*size, len(e.batch))
+		e.chunks[c].items = e.batch[lo:hi]
+	}
+	e.pool.run(n, func(w *worker, c int) { w.routeBatch(&e.chunks[c]) })
+	for c := 0; c < n; c++ {
+		ch := &e.chunks[c]
+		for _, kg := range ch.touched {
+			p := e.groups[kg]
+			if n == 1 && len(p.items) == 0 {
+				p.items, ch.routes[kg] = ch.routes[kg], p.items
+			} else {
+				p.items = append(p.items, ch.routes[kg]...)
+				clear(ch.routes[kg])
+				ch.routes[kg] = ch.routes[kg][:0]
+			}
+			e.touch(p)
+		}
+		ch.touched = ch.touched[:0]
+		ch.items = nil
+	}
+}
+
+// collect gathers the alerts the step's partitions raised: merged by
+// time, ties in partition order (inputs by name, then key groups by
+// number), each partition's own order kept. The order depends only on
+// the input, never on the workers.
+func (e *Engine) collect() {
+	var with []*partition
+	for _, p := range e.running {
+		if len(p.out) > 0 {
+			with = append(with, p)
+		}
+	}
+	switch len(with) {
+	case 0:
+		return
+	case 1:
+		e.collected = append(e.collected, with[0].out...)
+		clear(with[0].out)
+		with[0].out = with[0].out[:0]
+		return
+	}
+	heads := make([]int, len(with))
+	for {
+		best := -1
+		for i, p := range with {
+			if heads[i] == len(p.out) {
+				continue
+			}
+			if best < 0 || p.out[heads[i]].Time.Before(with[best].out[heads[best]].Time) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		e.collected = append(e.collected, with[best].out[heads[best]])
+		heads[best]++
+	}
+	for _, p := range with {
+		clear(p.out)
+		p.out = p.out[:0]
+	}
+}
+
+func keyGroupID(kg int) string { return "kg/" + itoa(kg) }
+
+func inputPartitionID(name string) string { return "input/" + name }

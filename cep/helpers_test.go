@@ -1,12 +1,15 @@
 package cep
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,23 +151,21 @@ func sameLines(got, want []string) bool {
 	return true
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// fullAlert is an alert as compared by the differential tests: every
+// field but the wall-clock detected_at.
+func fullAlert(a Alert) string {
+	a.DetectedAt = time.Time{}
+	data, err := json.Marshal(a)
+	if err != nil {
+		panic(err)
 	}
-	sort.Strings(keys)
-	return keys
+	return string(data)
 }
 
-// perKey groups alert lines by rule and key, keeping their order: with
-// several workers, alerts of different keys may interleave differently,
-// but each key's alerts keep theirs.
-func perKey(alerts []Alert) map[string][]string {
-	out := map[string][]string{}
-	for _, a := range alerts {
-		k := a.Rule + "/" + a.Key
-		out[k] = append(out[k], describeAlert(a))
+func fullAlerts(alerts []Alert) []string {
+	out := make([]string, len(alerts))
+	for i, a := range alerts {
+		out[i] = fullAlert(a)
 	}
 	return out
 }
@@ -183,7 +184,9 @@ type engineCase struct {
 }
 
 // check runs the case on one worker and compares exactly; then on three
-// workers, where each key must get the same alerts in the same order.
+// workers, which must give the same alerts in the same order; then cut at
+// every position into a snapshot restored in a new engine, which must
+// give the same alerts, ids included.
 func (tc engineCase) check(t *testing.T) {
 	res := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo))
 	if got := alertLines(res.alerts); !sameLines(got, tc.want) {
@@ -197,7 +200,130 @@ func (tc engineCase) check(t *testing.T) {
 		t.Errorf("rejected events = %v; want %v", res.rejects, want)
 	}
 	sharded := runEvents(t, mustLoad(t, tc.rules), tc.events, tc.until, WithOutOfOrderness(tc.ooo), WithWorkers(3))
-	if got, want := perKey(sharded.alerts), perKey(res.alerts); !reflect.DeepEqual(got, want) {
-		t.Errorf("with 3 workers:\n got  %q\n want %q", got, want)
+	if got, want := fullAlerts(sharded.alerts), fullAlerts(res.alerts); !slices.Equal(got, want) {
+		t.Errorf("with 3 workers:\n got  %q\n want %q", alertLines(sharded.alerts), alertLines(res.alerts))
 	}
+	want2 := fullAlerts(res.alerts)
+	for cut := 0; cut <= len(tc.events); cut++ {
+		got := runCut(t, tc.rules, tc.events, cut, tc.until, WithOutOfOrderness(tc.ooo))
+		if !slices.Equal(fullAlerts(got), want2) {
+			t.Errorf("snapshot after %d events, restored:\n got  %q\n want %q", cut, alertLines(got), alertLines(res.alerts))
+		}
+		got = runUpdate(t, tc.rules, tc.events, cut, tc.until, WithOutOfOrderness(tc.ooo))
+		if !slices.Equal(fullAlerts(withVersion(got, 1)), want2) {
+			t.Errorf("the same rules reloaded after %d events:\n got  %q\n want %q", cut, alertLines(got), alertLines(res.alerts))
+		}
+	}
+}
+
+// runUpdate runs the events, updating the engine after the first cut to
+// the same rules loaded again: nothing may change but the version.
+func runUpdate(t *testing.T, rulesYAML string, lines []string, cut int, until string, opts ...Option) []Alert {
+	t.Helper()
+	ctx := context.Background()
+	var alerts []Alert
+	eng, err := New(mustLoad(t, rulesYAML), append(opts, WithAlertHandler(func(_ context.Context, a Alert) error {
+		alerts = append(alerts, a)
+		return nil
+	}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range lines {
+		if i == cut {
+			if err := eng.Update(ctx, mustLoad(t, rulesYAML)); err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+		}
+		_ = eng.Process(ctx, parseEvent(t, l))
+	}
+	if cut == len(lines) {
+		if err := eng.Update(ctx, mustLoad(t, rulesYAML)); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+	}
+	final := EndOfTime
+	if until != "" {
+		final = time.UnixMilli(at(until))
+	}
+	if err := eng.AdvanceWatermark(ctx, final); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return alerts
+}
+
+// withVersion sets every alert's rule version, for comparing runs whose
+// versions differ by design.
+func withVersion(alerts []Alert, v int64) []Alert {
+	out := make([]Alert, len(alerts))
+	for i, a := range alerts {
+		a.RuleVersion = v
+		out[i] = a
+	}
+	return out
+}
+
+// runCut runs the first cut events in one engine, snapshots it, restores
+// the snapshot into a new engine (rules loaded again, as after a
+// restart) and runs the rest there. It returns the alerts of both.
+func runCut(t *testing.T, rulesYAML string, lines []string, cut int, until string, opts ...Option) []Alert {
+	t.Helper()
+	ctx := context.Background()
+	var alerts []Alert
+	var mu sync.Mutex
+	recording := true
+	handler := WithAlertHandler(func(_ context.Context, a Alert) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if recording {
+			alerts = append(alerts, a)
+		}
+		return nil
+	})
+	first, err := New(mustLoad(t, rulesYAML), append(opts, handler)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines[:cut] {
+		_ = first.Process(ctx, parseEvent(t, l))
+	}
+	if err := first.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var snap bytes.Buffer
+	if err := first.Snapshot(ctx, &snap); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	mu.Lock()
+	recording = false
+	mu.Unlock()
+	_ = first.Close(ctx)
+	mu.Lock()
+	recording = true
+	mu.Unlock()
+
+	second, err := New(mustLoad(t, rulesYAML), append(opts, handler)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Restore(ctx, &snap); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	for _, l := range lines[cut:] {
+		_ = second.Process(ctx, parseEvent(t, l))
+	}
+	final := EndOfTime
+	if until != "" {
+		final = time.UnixMilli(at(until))
+	}
+	if err := second.AdvanceWatermark(ctx, final); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return alerts
 }

@@ -12,7 +12,8 @@ import (
 // popping now and then, and checks every pop against a sorted reference.
 func TestEventQueueOrder(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
-	var q eventQueue
+	var q itemQueue
+	in := &input{name: "in"}
 	var ref []*event.Event
 	var seq uint64
 	now := int64(0)
@@ -25,12 +26,12 @@ func TestEventQueueOrder(t *testing.T) {
 			}
 			seq++
 			ev := &event.Event{Time: t0, Seq: seq}
-			q.push(ev)
+			q.push(item{ev: ev, in: in})
 			ref = append(ref, ev)
 			continue
 		}
 		sort.SliceStable(ref, func(a, b int) bool { return ref[a].Before(ref[b]) })
-		got, want := q.pop(), ref[0]
+		got, want := q.pop().ev, ref[0]
 		ref = ref[1:]
 		if got != want {
 			t.Fatalf("pop %d: got (%d, %d); want (%d, %d)", i, got.Time, got.Seq, want.Time, want.Seq)

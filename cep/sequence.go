@@ -6,118 +6,123 @@ import (
 	"github.com/vigilhq/vigil/rules"
 )
 
-// sequenceRunner runs a sequence rule (SPEC §3) over its keys.
-type sequenceRunner struct {
-	ruleBase
-	nfa     *sequence.NFA
-	keys    map[string]*sequenceKey
-	eval    *rules.Evaluator
-	shard   *shard
-	current string               // the key being advanced, for onMatch
-	emit    func(sequence.Match) // r.onMatch, bound once
-	evicted uint64
-	// spare is an empty State kept for the next key that has none: most
-	// events of a key without state start nothing, and keys come and go,
-	// so reusing it saves an allocation per such event.
-	spare *sequence.State
-}
-
+// sequenceKey is one key's matching state of a sequence rule.
 type sequenceKey struct {
 	st        *sequence.State
-	scheduled int64 // time of the pending timer; 0: none
+	scheduled int64 // time of the pending deadline timer; 0: none
+	lastEvent int64 // time of the key's last event
+	ttlAt     int64 // time of the pending TTL timer; 0: none
+	partial   int   // st.PartialMatches() when last counted
 }
 
-func newSequenceRunner(b ruleBase, eval *rules.Evaluator, maxPartial int) (*sequenceRunner, error) {
-	nfa, err := sequence.Compile(eval.Pattern(b.rule.Sequence, maxPartial))
-	if err != nil {
-		return nil, err
-	}
-	r := &sequenceRunner{ruleBase: b, nfa: nfa, keys: map[string]*sequenceKey{}, eval: eval}
-	r.emit = r.onMatch
-	return r, nil
-}
-
-func (r *sequenceRunner) event(s *shard, ev *event.Event, key string) {
-	r.shard, r.current, s.eval.Key = s, key, key
-	k := r.keys[key]
+func (w *worker) sequenceEvent(p *partition, rs *ruleState, ev *event.Event, key string) {
+	nfa := w.nfas[rs.ix]
+	w.emitP, w.emitRS, w.emitKey, w.eval.Key = p, rs, key, key
+	k := rs.seq[key]
 	if k == nil {
-		st := r.spare
+		st := rs.spare
 		if st == nil {
-			st = r.nfa.NewState()
+			st = nfa.NewState()
 		}
-		r.spare = nil
+		rs.spare = nil
 		before := st.Evicted()
-		r.nfa.Advance(st, ev, r.emit)
-		r.evicted += st.Evicted() - before
-		if _, pending := st.NextDeadline(); !pending && st.PartialMatches() == 0 {
-			r.spare = st // nothing started: the key needs no state
+		nfa.Advance(st, ev, w.emit)
+		rs.counters.Evicted += st.Evicted() - before
+		if _, pending := nfa.NextDeadline(st); !pending && st.PartialMatches() == 0 {
+			rs.spare = st // nothing started: the key needs no state
 			return
 		}
 		k = &sequenceKey{st: st}
-		r.keys[key] = k
-		r.settle(s, key, k)
-		return
+		rs.seq[key] = k
+	} else {
+		before := k.st.Evicted()
+		nfa.Advance(k.st, ev, w.emit)
+		rs.counters.Evicted += k.st.Evicted() - before
 	}
-	before := k.st.Evicted()
-	r.nfa.Advance(k.st, ev, r.emit)
-	r.evicted += k.st.Evicted() - before
-	r.settle(s, key, k)
+	k.lastEvent = ev.Time
+	w.settle(p, rs, nfa, key, k)
 }
 
-func (r *sequenceRunner) timer(s *shard, key string, at int64) {
-	k := r.keys[key]
+func (w *worker) sequenceTimer(p *partition, rs *ruleState, key string, at int64) {
+	k := rs.seq[key]
 	if k == nil {
 		return
 	}
 	if k.scheduled <= at {
 		k.scheduled = 0
 	}
-	r.shard, r.current, s.eval.Key = s, key, key
-	r.nfa.AdvanceTime(k.st, at, r.emit)
-	r.settle(s, key, k)
+	nfa := w.nfas[rs.ix]
+	w.emitP, w.emitRS, w.emitKey, w.eval.Key = p, rs, key, key
+	nfa.AdvanceTime(k.st, at, w.emit)
+	w.settle(p, rs, nfa, key, k)
 }
 
-// settle drops a key that holds nothing and makes sure a timer is set for
-// its next deadline.
-func (r *sequenceRunner) settle(s *shard, key string, k *sequenceKey) {
-	d, ok := k.st.NextDeadline()
-	if !ok && k.st.PartialMatches() == 0 {
-		delete(r.keys, key)
-		if r.spare == nil {
-			r.spare = k.st
+// sequenceTTL releases a key whose partial matches no deadline bounds
+// once it has had no event for the state TTL.
+func (w *worker) sequenceTTL(p *partition, rs *ruleState, key string, at int64) {
+	k := rs.seq[key]
+	if k == nil || k.ttlAt != at {
+		return
+	}
+	k.ttlAt = 0
+	ttl := p.e.cfg.stateTTL
+	if next := k.lastEvent + ttl; next > at {
+		k.ttlAt = next
+		p.schedule(rs, timerTTL, key, next)
+		return
+	}
+	if _, ok := w.nfas[rs.ix].NextDeadline(k.st); ok {
+		return // a deadline releases it
+	}
+	rs.counters.Expired++
+	rs.counters.Partial -= k.partial
+	delete(rs.seq, key)
+}
+
+// settle keeps the partial-match gauge, drops a key that holds nothing,
+// and makes sure a timer is set for its next deadline, or, when none
+// bounds its state, for its TTL.
+func (w *worker) settle(p *partition, rs *ruleState, nfa *sequence.NFA, key string, k *sequenceKey) {
+	n := k.st.PartialMatches()
+	rs.counters.Partial += n - k.partial
+	k.partial = n
+	d, ok := nfa.NextDeadline(k.st)
+	if !ok && n == 0 {
+		delete(rs.seq, key)
+		if rs.spare == nil {
+			rs.spare = k.st
 		}
 		return
 	}
-	if ok && (k.scheduled == 0 || d < k.scheduled) {
-		k.scheduled = d
-		s.schedule(r.index, key, d)
+	if ok {
+		if k.scheduled == 0 || d < k.scheduled {
+			k.scheduled = d
+			p.schedule(rs, timerRule, key, d)
+		}
+		return
+	}
+	if ttl := p.e.cfg.stateTTL; ttl > 0 && k.ttlAt == 0 {
+		k.ttlAt = k.lastEvent + ttl
+		p.schedule(rs, timerTTL, key, k.ttlAt)
 	}
 }
 
-func (r *sequenceRunner) onMatch(m sequence.Match) {
-	a := Alert{Key: r.current, Time: msTime(m.Time), Matched: make(map[string][]map[string]any, len(m.Stages))}
+func (w *worker) onMatch(m sequence.Match) {
+	p, rs, key := w.emitP, w.emitRS, w.emitKey
+	a := Alert{Key: key, Time: msTime(m.Time), Matched: make(map[string][]map[string]any, len(m.Stages))}
 	byStage := make(map[string][]*event.Event, len(m.Stages))
-	var last *event.Event
-	for _, se := range m.Stages {
+	stages := make([]stageIDs, len(m.Stages))
+	for i, se := range m.Stages {
 		list := make([]map[string]any, len(se.Events))
-		for i, ev := range se.Events {
-			list[i] = ev.Fields
+		start := len(a.EventIDs)
+		for j, ev := range se.Events {
+			list[j] = ev.Fields
 			a.EventIDs = append(a.EventIDs, ev.ID)
-			if last == nil || last.Before(ev) {
-				last = ev
-			}
 		}
+		stages[i] = stageIDs{stage: se.Stage, ids: a.EventIDs[start:len(a.EventIDs):len(a.EventIDs)]}
 		a.Matched[se.Stage] = list
 		byStage[se.Stage] = se.Events
 	}
-	a.Summary, a.Fields = r.eval.Render(r.rule, rules.AlertInput{Key: r.current, Last: last, Time: m.Time, Matched: byStage})
-	r.shard.raise(&r.ruleBase, a)
-}
-
-func (r *sequenceRunner) state(st *RuleStats) {
-	st.Keys += len(r.keys)
-	st.Evicted += r.evicted
-	for _, k := range r.keys {
-		st.Partial += k.st.PartialMatches()
-	}
+	a.Summary, a.Fields = w.eval.Render(rs.rule, rules.AlertInput{Key: key, Last: m.Last, Time: m.Time, Matched: byStage})
+	p.raise(rs, a, stages)
 }

@@ -6,120 +6,137 @@ import (
 	"github.com/vigilhq/vigil/rules"
 )
 
-// thresholdRunner runs a threshold rule (SPEC §4) over its keys.
-type thresholdRunner struct {
-	ruleBase
-	t    *rules.Threshold
-	keys map[string]*thresholdKey
-	args []any // scratch: one event's aggregate arguments
-	vals []any // scratch: the aggregate values
-}
-
-// thresholdKey is one key's window. Once the window is empty only the last
-// result is kept, and only when it was true under emit: first, which
-// re-arms after a false evaluation; any other key then needs no state.
+// thresholdKey is one key's window of a threshold rule. Once the window is
+// empty only the last result is kept, and only when it was true under
+// emit: first, which re-arms after a false evaluation; any other key then
+// needs no state. A kept true result is released after the state TTL.
 type thresholdKey struct {
 	win       *window.Window
 	lastTrue  bool
 	last      *event.Event // newest event in the window
 	end       int64        // tumbling: end of the open window
-	scheduled int64        // time of the pending timer; 0: none
+	scheduled int64        // time of the pending rule timer; 0: none
+	ttlAt     int64        // time of the pending TTL timer; 0: none
 }
 
-func newThresholdRunner(b ruleBase) *thresholdRunner {
-	t := b.rule.Threshold
-	return &thresholdRunner{ruleBase: b, t: t, keys: map[string]*thresholdKey{},
-		args: make([]any, len(t.Aggregates))}
-}
-
-func (r *thresholdRunner) event(s *shard, ev *event.Event, key string) {
-	if !s.eval.Bool(r.t.Where, ev, key) {
+func (w *worker) thresholdEvent(p *partition, rs *ruleState, ev *event.Event, key string) {
+	t := rs.rule.Threshold
+	if !w.eval.Bool(t.Where, ev, key) {
 		return
 	}
-	k := r.keys[key]
+	k := rs.thr[key]
 	if k == nil {
 		k = &thresholdKey{}
-		r.keys[key] = k
+		rs.thr[key] = k
 	}
 	if k.win == nil {
-		k.win = window.New(r.t.Aggregates)
+		k.win = window.New(t.Aggregates)
 	}
-	for i, x := range r.t.Args {
-		r.args[i] = nil
+	if cap(w.args) < len(t.Args) {
+		w.args = make([]any, len(t.Args))
+	}
+	args := w.args[:len(t.Args)]
+	for i, x := range t.Args {
+		args[i] = nil
 		if x != nil {
-			if v, err := s.eval.Value(x, ev, key); err == nil {
-				r.args[i] = v
+			if v, err := w.eval.Value(x, ev, key); err == nil {
+				args[i] = v
 			}
 		}
 	}
 	k.last = ev
-	if r.t.Tumbling {
-		end := floorDiv(ev.Time, r.t.Window)*r.t.Window + r.t.Window
+	if t.Tumbling {
+		end := floorDiv(ev.Time, t.Window)*t.Window + t.Window
 		if k.end != end {
 			// The previous window closed at its end, before this event.
 			k.win.Reset()
 			k.end = end
-			s.schedule(r.index, key, end)
+			p.schedule(rs, timerRule, key, end)
 		}
-		k.win.Add(ev.ID, ev.Time, r.args)
+		k.win.Add(ev.ID, ev.Time, args)
+		clear(args)
 		return
 	}
-	k.win.EvictThrough(ev.Time - r.t.Window)
-	k.win.Add(ev.ID, ev.Time, r.args)
-	r.evaluate(s, k, key, ev.Time)
+	k.win.EvictThrough(ev.Time - t.Window)
+	k.win.Add(ev.ID, ev.Time, args)
+	clear(args)
+	w.evaluate(p, rs, k, key, ev.Time)
 	if k.scheduled == 0 {
-		k.scheduled = ev.Time + r.t.Window
-		s.schedule(r.index, key, k.scheduled)
+		k.scheduled = ev.Time + t.Window
+		p.schedule(rs, timerRule, key, k.scheduled)
 	}
 }
 
 // evaluate checks the condition over the window and raises an alert at t
 // when it holds and emit allows.
-func (r *thresholdRunner) evaluate(s *shard, k *thresholdKey, key string, t int64) {
-	r.vals = k.win.Values(r.vals)
-	s.eval.SetAggregates(r.vals)
-	ok := s.eval.Bool(r.t.Condition, k.last, key)
-	if ok && (r.t.EmitEvery || !k.lastTrue) {
-		values := make(map[string]any, len(r.vals))
-		for i, a := range r.t.Aggregates {
-			values[a.Text] = r.vals[i]
+func (w *worker) evaluate(p *partition, rs *ruleState, k *thresholdKey, key string, t int64) {
+	thr := rs.rule.Threshold
+	w.vals = k.win.Values(w.vals)
+	w.eval.SetAggregates(w.vals)
+	ok := w.eval.Bool(thr.Condition, k.last, key)
+	if ok && (thr.EmitEvery || !k.lastTrue) {
+		values := make(map[string]any, len(w.vals))
+		for i, a := range thr.Aggregates {
+			values[a.Text] = w.vals[i]
 		}
-		summary, fields := s.eval.Render(r.rule, rules.AlertInput{Key: key, Last: k.last, Time: t, Values: r.vals})
-		s.raise(&r.ruleBase, Alert{Key: key, Time: msTime(t), Values: values,
-			EventIDs: k.win.EventIDs(nil), Summary: summary, Fields: fields})
+		summary, fields := w.eval.Render(rs.rule, rules.AlertInput{Key: key, Last: k.last, Time: t, Values: w.vals})
+		ids := k.win.EventIDs(nil)
+		p.raise(rs, Alert{Key: key, Time: msTime(t), Values: values,
+			EventIDs: ids, Summary: summary, Fields: fields}, []stageIDs{{ids: ids}})
 	}
 	k.lastTrue = ok
 }
 
-func (r *thresholdRunner) timer(s *shard, key string, at int64) {
-	k := r.keys[key]
+func (w *worker) thresholdTimer(p *partition, rs *ruleState, key string, at int64) {
+	k := rs.thr[key]
 	if k == nil {
 		return
 	}
-	if r.t.Tumbling {
+	t := rs.rule.Threshold
+	if t.Tumbling {
 		if at != k.end || k.win == nil || k.win.Len() == 0 {
 			return
 		}
-		r.evaluate(s, k, key, at-1)
+		w.evaluate(p, rs, k, key, at-1)
 		k.win, k.last, k.end = nil, nil, 0
 	} else {
 		k.scheduled = 0
-		if k.last.Time+r.t.Window > at {
+		if k.last != nil && k.last.Time+t.Window > at {
 			// Newer events arrived since: look again when they leave.
-			k.scheduled = k.last.Time + r.t.Window
-			s.schedule(r.index, key, k.scheduled)
+			k.scheduled = k.last.Time + t.Window
+			p.schedule(rs, timerRule, key, k.scheduled)
 			return
 		}
 		k.win, k.last = nil, nil
 	}
 	// Only emit: first reads the last result; with emit: every an idle key
 	// needs nothing.
-	if !k.lastTrue || r.t.EmitEvery {
-		delete(r.keys, key)
+	if !k.lastTrue || t.EmitEvery {
+		delete(rs.thr, key)
+		return
 	}
+	ttl := p.e.cfg.stateTTL
+	if ttl <= 0 {
+		return // kept until a false evaluation
+	}
+	k.ttlAt = at + ttl
+	p.schedule(rs, timerTTL, key, k.ttlAt)
 }
 
-func (r *thresholdRunner) state(st *RuleStats) { st.Keys += len(r.keys) }
+// thresholdTTL forgets an emit: first key whose window has stayed empty
+// for the state TTL: the rule alerts again the next time its condition
+// holds.
+func (w *worker) thresholdTTL(p *partition, rs *ruleState, key string, at int64) {
+	k := rs.thr[key]
+	if k == nil || k.ttlAt != at {
+		return
+	}
+	k.ttlAt = 0
+	if k.win == nil {
+		delete(rs.thr, key)
+		rs.counters.Expired++
+	}
+}
 
 // floorDiv divides rounding toward minus infinity, so windows before the
 // epoch align too.

@@ -20,8 +20,8 @@ func ExampleKafka() {
 		GroupID:         "vigil",
 		DeadLetterTopic: "payments.dead-letter",
 		Decoder:         event.Decoder{TimeField: "ts", IDField: "id"},
-		OutOfOrderness:  5 * time.Second,
-		IdleTimeout:     time.Minute,
+		OnAssign:        func(ps []int) { log.Printf("now reading partitions %v", ps) },
+		OnRevoke:        func(ps []int) { log.Printf("no longer reading partitions %v", ps) },
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -45,10 +45,9 @@ func ExampleKafka() {
 			time.Sleep(time.Second)
 			continue
 		}
-		wm, ok := src.Watermark()
 		for _, r := range recs {
-			if ok && r.Event.Time < wm {
-				// Late: the engine would not match it.
+			if r.Event.Time < 0 {
+				// Rejected by the caller (the engine says why): park it.
 				if err := src.DeadLetter(ctx, r, event.ReasonLate, errors.New("below the watermark")); err != nil {
 					log.Print(err)
 				}

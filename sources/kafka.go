@@ -42,13 +42,18 @@ type KafkaConfig struct {
 	// passed to DeadLetter. It must exist and differ from Topic.
 	DeadLetterTopic string
 
-	// OutOfOrderness is subtracted from the largest event time seen on a
-	// partition to give that partition's watermark.
-	OutOfOrderness time.Duration
-	// IdleTimeout: a partition that has delivered no event for this long
-	// (bad input does not count) is left out of the watermark's minimum.
-	// Zero means partitions never count as idle.
-	IdleTimeout time.Duration
+	// OnAssign is told, at every generation the member joins, of the
+	// partitions it starts tracking (possibly none), before any of their
+	// records is read; OnRevoke of those it stops tracking (they
+	// moved to another member, or their committed offset moved while they
+	// were away, in which case OnAssign follows at once). A partition
+	// assigned again in a new generation, with this member's own committed
+	// offset, is neither: its tracking goes on. Both are called from the
+	// consumer group's goroutine, without any of the source's locks held.
+	// Event time, watermarks and idleness are the engine's business: the
+	// source only says which partitions it owns.
+	OnAssign func(partitions []int)
+	OnRevoke func(partitions []int)
 
 	// MaxBatch is the most records one Read returns (default 500).
 	MaxBatch int
@@ -58,7 +63,7 @@ type KafkaConfig struct {
 	CommitInterval time.Duration
 
 	Logger *slog.Logger     // default slog.Default()
-	Now    func() time.Time // default time.Now; drives idleness and processing time
+	Now    func() time.Time // default time.Now; drives processing time
 
 	// Dialer opens connections (TLS, SASL, client id); nil uses kafka-go's
 	// default dialer.
@@ -107,7 +112,6 @@ func (c KafkaConfig) withDefaults() (KafkaConfig, error) {
 		name string
 		v    time.Duration
 	}{
-		{"out-of-orderness", c.OutOfOrderness}, {"idle timeout", c.IdleTimeout},
 		{"commit interval", c.CommitInterval}, {"heartbeat interval", c.HeartbeatInterval},
 		{"session timeout", c.SessionTimeout}, {"rebalance timeout", c.RebalanceTimeout},
 		{"join group backoff", c.JoinGroupBackoff}, {"fetch max wait", c.FetchMaxWait},
@@ -176,8 +180,7 @@ type Record struct {
 // Read hands out decoded records; records that do not decode go to the
 // dead-letter topic instead. Done reports a record finished; offsets are
 // committed per partition only up to the lowest unfinished record, so a
-// crash re-delivers everything not done (at-least-once). Watermark gives the
-// source's event-time watermark.
+// crash re-delivers everything not done (at-least-once).
 //
 // Rebalances: kafka-go's consumer group rebalances eagerly: every
 // generation revokes all partitions and assigns them anew. At the end of a
@@ -190,7 +193,7 @@ type Record struct {
 //     may finish, but their Done is ignored and their offsets are not
 //     committed by this member. The new owner resumes at the last commit
 //     and re-delivers them (at-least-once; deterministic alert ids make the
-//     duplicates harmless). It also leaves the watermark's minimum;
+//     duplicates harmless). OnRevoke tells the caller;
 //   - a partition whose committed offset was moved by someone else (it was
 //     owned by another member meanwhile) starts afresh, like a new one.
 //
@@ -198,8 +201,8 @@ type Record struct {
 // therefore commits nothing, and the next owner re-delivers from the last
 // commit.
 //
-// Read is meant for one goroutine; Done, DeadLetter, Watermark and Stats may
-// be called from any goroutine.
+// Read is meant for one goroutine; Done, DeadLetter, Queued and Stats may be
+// called from any goroutine.
 type Kafka struct {
 	cfg       KafkaConfig
 	log       *slog.Logger
@@ -238,8 +241,6 @@ type Kafka struct {
 	commitErrs int64
 	finalErr   error // the commit at the end of the last generation
 	noFinal    bool  // skip that commit (tests simulating a crash)
-	wm         int64 // last watermark returned, kept monotonic
-	wmOK       bool
 }
 
 // partition is the state of one assigned partition.
@@ -249,10 +250,7 @@ type partition struct {
 	committed int64 // offset last committed for the group; -1 none known
 	nextFetch int64 // offset after the last one queued for Read; -1 none
 	queued    int   // fetched and queued, not yet taken by Read
-	lastSeen  time.Time
 	highWater int64 // high watermark at the last fetch; -1 unknown
-	maxTime   int64 // largest event time; valid when hasTime
-	hasTime   bool
 }
 
 type fetchedMessage struct {
@@ -401,18 +399,6 @@ func (k *Kafka) take(f fetchedMessage, recs []Record) []Record {
 		return recs
 	}
 	r.Event = ev
-	now := k.cfg.Now()
-	k.mu.Lock()
-	if st.epoch == f.epoch {
-		// Only events count as activity: a partition that receives
-		// nothing but bad input goes idle instead of holding the
-		// watermark back forever.
-		st.lastSeen = now
-		if !st.hasTime || ev.Time > st.maxTime {
-			st.maxTime, st.hasTime = ev.Time, true
-		}
-	}
-	k.mu.Unlock()
 	return append(recs, r)
 }
 
@@ -433,61 +419,16 @@ func (k *Kafka) Done(r Record) {
 	}
 }
 
-// Watermark returns the source's event-time watermark in Unix milliseconds:
-// the minimum, over the assigned partitions that are not idle, of the
-// largest event time seen minus OutOfOrderness. ok is false until there is
-// one.
-//
-// A partition is idle when it has delivered no event for IdleTimeout (since
-// its assignment, at first) and has nothing queued. An assigned, non-idle partition that has delivered no
-// event yet holds the watermark where it is: its first events may be old.
-// When every partition is idle the watermark is the largest partition
-// watermark, since nothing is pending anywhere. The watermark never moves
-// backwards, also when an idle partition wakes up behind it: its events
-// below the watermark are late (SPEC §5).
-func (k *Kafka) Watermark() (ms int64, ok bool) {
-	now := k.cfg.Now()
+// Queued returns the number of records of a partition fetched and not
+// yet handed out by Read: while it is not zero the partition is not idle,
+// whatever the time since its last event.
+func (k *Kafka) Queued(partition int) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	var (
-		minActive, maxIdle         int64
-		hasActive, hasIdle, behind bool
-	)
-	for _, st := range k.parts {
-		w := st.maxTime - k.cfg.OutOfOrderness.Milliseconds()
-		if k.idle(st, now) {
-			if st.hasTime && (!hasIdle || w > maxIdle) {
-				maxIdle, hasIdle = w, true
-			}
-			continue
-		}
-		if !st.hasTime {
-			behind = true
-			continue
-		}
-		if !hasActive || w < minActive {
-			minActive, hasActive = w, true
-		}
+	if st := k.parts[partition]; st != nil {
+		return st.queued
 	}
-	var candidate int64
-	switch {
-	case behind:
-		return k.wm, k.wmOK
-	case hasActive:
-		candidate = minActive
-	case hasIdle:
-		candidate = maxIdle
-	default:
-		return k.wm, k.wmOK
-	}
-	if !k.wmOK || candidate > k.wm {
-		k.wm, k.wmOK = candidate, true
-	}
-	return k.wm, k.wmOK
-}
-
-func (k *Kafka) idle(st *partition, now time.Time) bool {
-	return k.cfg.IdleTimeout > 0 && st.queued == 0 && now.Sub(st.lastSeen) >= k.cfg.IdleTimeout
+	return 0
 }
 
 // KafkaStats is a snapshot of a Kafka source's counters.
@@ -511,15 +452,11 @@ type KafkaPartitionStats struct {
 	Pending   int   // handed out, not yet done
 	Committed int64 // the group's committed offset as last known (the next to read); -1 none
 	Lag       int64 // high watermark minus the next offset to read, at the last fetch; -1 unknown
-	Idle      bool
-	// Watermark is the partition's watermark; valid when HasWatermark.
-	Watermark    int64
-	HasWatermark bool
+	Queued    int   // fetched, not yet handed out by Read
 }
 
 // Stats returns a snapshot of the source's counters.
 func (k *Kafka) Stats() KafkaStats {
-	now := k.cfg.Now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	s := KafkaStats{
@@ -537,16 +474,11 @@ func (k *Kafka) Stats() KafkaStats {
 	}
 	for p, st := range k.parts {
 		ps := KafkaPartitionStats{
-			Fetched:      st.tracker.last,
-			Pending:      st.tracker.pending(),
-			Committed:    st.committed,
-			Lag:          -1,
-			Idle:         k.idle(st, now),
-			Watermark:    st.maxTime - k.cfg.OutOfOrderness.Milliseconds(),
-			HasWatermark: st.hasTime,
-		}
-		if !ps.HasWatermark {
-			ps.Watermark = 0
+			Fetched:   st.tracker.last,
+			Pending:   st.tracker.pending(),
+			Committed: st.committed,
+			Lag:       -1,
+			Queued:    st.queued,
 		}
 		if st.highWater >= 0 && st.tracker.last >= 0 {
 			ps.Lag = max(st.highWater-(st.tracker.last+1), 0)

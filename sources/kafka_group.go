@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -41,9 +42,9 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 		id     int
 		offset int64
 	}
-	now := k.cfg.Now()
 	assigned := gen.Assignments[k.cfg.Topic]
 	starts := make([]start, 0, len(assigned))
+	var added, removed []int
 
 	k.mu.Lock()
 	k.generation = gen.ID
@@ -56,6 +57,7 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 			k.log.Info("partition offset moved while away, tracking afresh",
 				"partition", a.ID, "committed", a.Offset, "ours", st.committed, "dropped", st.tracker.pending())
 			st = nil
+			removed = append(removed, a.ID)
 		}
 		offset := a.Offset
 		if st == nil {
@@ -66,9 +68,9 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 				committed: max(a.Offset, -1),
 				nextFetch: -1,
 				highWater: -1,
-				lastSeen:  now, // the idle clock starts at the assignment
 			}
 			k.parts[a.ID] = st
+			added = append(added, a.ID)
 		} else if st.nextFetch >= 0 {
 			// Kept: go on after what was already queued. Records
 			// handed out but not done stay tracked.
@@ -83,9 +85,20 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 					"partition", id, "unfinished", n)
 			}
 			delete(k.parts, id)
+			removed = append(removed, id)
 		}
 	}
 	k.mu.Unlock()
+	// Before any fetcher starts: the caller sets up a partition before its
+	// first record and tears it down before the next owner's.
+	if len(removed) > 0 && k.cfg.OnRevoke != nil {
+		sort.Ints(removed)
+		k.cfg.OnRevoke(removed)
+	}
+	if k.cfg.OnAssign != nil {
+		sort.Ints(added)
+		k.cfg.OnAssign(added)
+	}
 
 	k.log.Debug("joined generation", "generation", gen.ID, "partitions", len(starts))
 	k.start(gen, func(ctx context.Context) { k.commitLoop(ctx, gen) })

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -308,55 +309,6 @@ func TestKafkaCrash(t *testing.T) {
 	})
 }
 
-// TestKafkaWatermark: the minimum over partitions of max event time −
-// out-of-orderness, leaving out idle partitions, never moving back.
-func TestKafkaWatermark(t *testing.T) {
-	t.Parallel()
-	c := newCluster(t)
-	clk := newClock()
-	cfg := c.config(t, "wm")
-	cfg.Now = clk.Now
-	cfg.OutOfOrderness = time.Second
-	cfg.IdleTimeout = 10 * time.Second
-	k := open(t, cfg)
-	check := func(what string, want int64, wantOK bool) {
-		t.Helper()
-		if got, ok := k.Watermark(); got != want || ok != wantOK {
-			t.Errorf("%s: Watermark() = %d, %v; want %d, %v", what, got, ok, want, wantOK)
-		}
-	}
-	ev := func(p int, ts int64) msg { return msg{p, "", fmt.Sprintf(`{"ts":%d}`, ts)} }
-
-	check("before assignment", 0, false)
-	waitAssigned(t, k, 3)
-	check("before data", 0, false)
-
-	c.produce(t, topic, ev(0, 10_000), ev(1, 20_000))
-	readN(t, k, 2)
-	check("partition 2 has no data and is not idle", 0, false)
-
-	clk.Advance(6 * time.Second)
-	c.produce(t, topic, ev(0, 12_000), ev(1, 25_000), ev(1, 24_000), msg{2, "", "garbage"})
-	readN(t, k, 3)
-	pump(t, k, "garbage dead-lettered", func() bool { return k.Stats().DeadLettered[event.ReasonMalformed] == 1 })
-	check("not idle yet", 0, false)
-	clk.Advance(5 * time.Second) // partition 2: 11s without events (bad input does not count)
-	check("partition 2 idle", 11_000, true)
-	if s := k.Stats(); !s.Partitions[2].Idle || s.Partitions[0].Idle || s.Partitions[1].Watermark != 24_000 {
-		t.Errorf("Stats = %+v", s.Partitions)
-	}
-
-	c.produce(t, topic, ev(2, 5_000))
-	readN(t, k, 1)
-	check("partition 2 back, behind: the watermark does not move back", 11_000, true)
-	c.produce(t, topic, ev(2, 30_000), ev(0, 40_000))
-	readN(t, k, 2)
-	check("minimum is partition 1", 24_000, true)
-
-	clk.Advance(10 * time.Second)
-	check("all idle: the largest", 39_000, true)
-}
-
 // TestKafkaProcessingTime: in processing-time mode the arrival time, from
 // the injected clock, is the event time.
 func TestKafkaProcessingTime(t *testing.T) {
@@ -387,19 +339,27 @@ func TestKafkaRebalance(t *testing.T) {
 	c := newCluster(t)
 	c.produce(t, topic, eventsFor(3, 10, 0)...)
 	cfg := c.config(t, "rb")
+	ownedA, ownedB := &owned{}, &owned{}
+	cfgA, cfgB := cfg, cfg
+	cfgA.OnAssign, cfgA.OnRevoke = ownedA.assign, ownedA.revoke
+	cfgB.OnAssign, cfgB.OnRevoke = ownedB.assign, ownedB.revoke
 
-	a := open(t, cfg)
+	a := open(t, cfgA)
 	for _, r := range readN(t, a, 30) {
 		a.Done(r)
 	}
 	waitFor(t, "a's commits", func() bool { return reflect.DeepEqual(c.commits("rb"), map[int]int64{0: 10, 1: 10, 2: 10}) })
 
-	b := open(t, cfg)
+	b := open(t, cfgB)
 	waitFor(t, "partitions shared", func() bool {
 		sa, sb := a.Stats(), b.Stats()
 		return len(sa.Partitions) > 0 && len(sb.Partitions) > 0 &&
 			len(sa.Partitions)+len(sb.Partitions) == 3 && sa.Generation == sb.Generation
 	})
+	// The hooks tell each member exactly what it owns.
+	if ga, gb := ownedA.list(), ownedB.list(); !reflect.DeepEqual(ga, partitionsOf(a)) || !reflect.DeepEqual(gb, partitionsOf(b)) {
+		t.Errorf("hooks say a owns %v and b %v; Stats says %v and %v", ga, gb, partitionsOf(a), partitionsOf(b))
+	}
 
 	c.produce(t, topic, eventsFor(3, 10, 10)...)
 	var (
@@ -439,6 +399,9 @@ func TestKafkaRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAssigned(t, b, 3)
+	if got := ownedB.list(); !reflect.DeepEqual(got, []int{0, 1, 2}) {
+		t.Errorf("after a left, b's hooks say it owns %v", got)
+	}
 	c.produce(t, topic, eventsFor(3, 5, 20)...)
 	recs := readN(t, b, 15)
 	want = map[int][]int64{0: span(20, 25), 1: span(20, 25), 2: span(20, 25)}
@@ -520,7 +483,7 @@ func TestNewKafkaConfig(t *testing.T) {
 		{"ok", func(*KafkaConfig) {}, nil},
 		{"nothing", func(c *KafkaConfig) { *c = KafkaConfig{} }, []string{"no brokers", "no topic", "no consumer group id", "no dead-letter topic"}},
 		{"dead letters to the input", func(c *KafkaConfig) { c.DeadLetterTopic = "t" }, []string{`dead-letter topic "t" is the input topic`}},
-		{"negative durations", func(c *KafkaConfig) { c.OutOfOrderness, c.IdleTimeout = -1, -1 }, []string{"negative out-of-orderness", "negative idle timeout"}},
+		{"negative durations", func(c *KafkaConfig) { c.CommitInterval, c.FetchMaxWait = -1, -1 }, []string{"negative commit interval", "negative fetch max wait"}},
 		{"negative batch", func(c *KafkaConfig) { c.MaxBatch = -1 }, []string{"negative max batch"}},
 		{"bad start offset", func(c *KafkaConfig) { c.StartOffset = 5 }, []string{"start offset 5"}},
 	}
@@ -699,4 +662,49 @@ func TestKafkaDeadLetterTopicDown(t *testing.T) {
 	if s := k.Stats(); s.DeadLettered[event.ReasonMalformed] != 1 || s.DeadLetterPending != 0 {
 		t.Errorf("Stats = %+v", s)
 	}
+}
+
+// owned follows a member's partitions through OnAssign and OnRevoke.
+type owned struct {
+	mu sync.Mutex
+	ps map[int]bool
+}
+
+func (o *owned) assign(ps []int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ps == nil {
+		o.ps = map[int]bool{}
+	}
+	for _, p := range ps {
+		o.ps[p] = true
+	}
+}
+
+func (o *owned) revoke(ps []int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, p := range ps {
+		delete(o.ps, p)
+	}
+}
+
+func (o *owned) list() []int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []int
+	for p := range o.ps {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func partitionsOf(k *Kafka) []int {
+	var out []int
+	for p := range k.Stats().Partitions {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
 }

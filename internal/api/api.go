@@ -25,9 +25,10 @@ type AlertReader interface {
 }
 
 // Ingester takes a batch of raw events (each a JSON text) and reports, per
-// index, the ones it rejected.
+// index, the ones it rejected. An error means it took none of them (the
+// engine is full, or stopping): the client may send the batch again.
 type Ingester interface {
-	Ingest(ctx context.Context, items []json.RawMessage) []Rejected
+	Ingest(ctx context.Context, items []json.RawMessage) ([]Rejected, error)
 }
 
 // Rejected is one item of a POST /v1/events that was not accepted.
@@ -114,17 +115,11 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	if maxItems <= 0 {
 		maxItems = 10000
 	}
-	// Count before splitting: a body of many tiny lines must not cost
-	// memory in proportion to its line count beyond the limit.
-	if n := bytes.Count(body, []byte("\n")); n > maxItems+1 {
+	items, err := splitItems(body, maxItems)
+	var tooMany *tooManyError
+	if errors.As(err, &tooMany) {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_many_events",
-			fmt.Sprintf("the body has %d lines, over the limit of %d events per request; send smaller batches", n, maxItems))
-		return
-	}
-	items, err := splitItems(body)
-	if err == nil && len(items) > maxItems {
-		writeError(w, http.StatusRequestEntityTooLarge, "too_many_events",
-			fmt.Sprintf("%d events, over the limit of %d per request; send smaller batches", len(items), maxItems))
+			fmt.Sprintf("more than %d events in one request; send smaller batches", maxItems))
 		return
 	}
 	if err != nil {
@@ -135,7 +130,12 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "no_events", "the body holds no events: send a JSON object, an array of objects, or NDJSON")
 		return
 	}
-	rejected := s.Ingest.Ingest(r.Context(), items)
+	rejected, err := s.Ingest.Ingest(r.Context(), items)
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "no event was accepted: "+err.Error()+"; send the batch again")
+		return
+	}
 	if rejected == nil {
 		rejected = []Rejected{}
 	}
@@ -146,18 +146,43 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"accepted": len(items) - len(rejected), "rejected": rejected})
 }
 
+// tooManyError is a body holding more events than allowed.
+type tooManyError struct{}
+
+func (*tooManyError) Error() string { return "too many events" }
+
 // splitItems finds the events of a body: a JSON array's elements, a single
 // JSON value (pretty-printed or not), or one value per line (NDJSON). A
-// malformed NDJSON line stays an item, so it is rejected on its own.
-func splitItems(body []byte) ([]json.RawMessage, error) {
+// malformed NDJSON line stays an item, so it is rejected on its own. It
+// counts events, not lines, and stops with a *tooManyError at the first
+// event over max, before keeping more: a body of many tiny items costs no
+// memory beyond the limit.
+func splitItems(body []byte, max int) ([]json.RawMessage, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, nil
 	}
 	if trimmed[0] == '[' {
-		var items []json.RawMessage
-		if err := json.Unmarshal(trimmed, &items); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		if _, err := dec.Token(); err != nil {
 			return nil, fmt.Errorf("the body starts as a JSON array but is not one: %v", err)
+		}
+		var items []json.RawMessage
+		for dec.More() {
+			if len(items) == max {
+				return nil, &tooManyError{}
+			}
+			var item json.RawMessage
+			if err := dec.Decode(&item); err != nil {
+				return nil, fmt.Errorf("the body starts as a JSON array but is not one: %v", err)
+			}
+			items = append(items, item)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, fmt.Errorf("the body starts as a JSON array but is not one: %v", err)
+		}
+		if rest := bytes.TrimSpace(trimmed[dec.InputOffset():]); len(rest) > 0 {
+			return nil, fmt.Errorf("the body starts as a JSON array but is not one: text after its end")
 		}
 		return items, nil
 	}
@@ -165,8 +190,17 @@ func splitItems(body []byte) ([]json.RawMessage, error) {
 		return []json.RawMessage{trimmed}, nil
 	}
 	var items []json.RawMessage
-	for _, line := range bytes.Split(trimmed, []byte("\n")) {
+	for len(trimmed) > 0 {
+		line := trimmed
+		if i := bytes.IndexByte(trimmed, '\n'); i >= 0 {
+			line, trimmed = trimmed[:i], trimmed[i+1:]
+		} else {
+			trimmed = nil
+		}
 		if line = bytes.TrimSpace(line); len(line) > 0 {
+			if len(items) == max {
+				return nil, &tooManyError{}
+			}
 			items = append(items, json.RawMessage(line))
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"math/rand"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilhq/vigil/cep"
@@ -48,10 +50,11 @@ type Options struct {
 	Keys    int
 	Seed    int64
 	Workers int // engine workers (cep.WithWorkers); the baseline always uses one goroutine
-	// Batch > 0 runs the engine as `vigil serve` does: events are buffered
-	// (cep.WithExternalWatermark) and the watermark advances once every
-	// Batch events, so workers get whole batches. 0: one event per call,
-	// as a library user calling Process.
+	// Batch > 0 runs the engine as `vigil serve` does: events are
+	// collected as a source reads them and pushed to an input Batch at a
+	// time, so workers get whole batches; an event's latency runs from its
+	// arrival to its batch's ack (processed, alerts delivered). 0: one
+	// event per Process call, as a library user calls it.
 	Batch int
 }
 
@@ -63,53 +66,64 @@ func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Resul
 		return engine, baseline, err
 	}
 
-	alerts := 0
+	var alerts atomic.Int64
 	var eng *cep.Engine
-	engine, err = measure("vigil", events, func(lat *latencies) (func(*event.Event) error, func() int, error) {
-		// An event's latency runs from Process to the moment it is processed
-		// and its alerts delivered: in batch mode that includes waiting for
-		// the watermark.
-		if opts.Batch > 0 {
-			lat.pending = map[*event.Event]time.Time{}
+	engine, err = measure("vigil", events, func(lat *latencies) (matcher, error) {
+		eng, err = cep.New(rs, cep.WithWorkers(opts.Workers),
+			cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts.Add(1); return nil }))
+		if err != nil {
+			return matcher{}, err
 		}
-		copts := []cep.Option{cep.WithWorkers(opts.Workers),
-			cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts++; return nil }),
-			cep.WithDoneHandler(func(_ context.Context, evs []*event.Event) {
-				if len(lat.pending) == 0 {
-					return
+		m := matcher{
+			finish: func() error { return eng.Flush(ctx) },
+			keys: func() int {
+				keys := 0
+				for _, r := range eng.Stats().Rules {
+					keys += r.Keys
 				}
+				return keys
+			},
+		}
+		if opts.Batch <= 0 {
+			m.process = func(ev *event.Event) error { return eng.ProcessEvent(ctx, ev) }
+			return m, nil
+		}
+		in, err := eng.OpenInput("bench", cep.InputOptions{})
+		if err != nil {
+			return matcher{}, err
+		}
+		lat.acked = true
+		var batch []*event.Event
+		var arrived []time.Time // arrival of the sampled events, by batch index; zero: not sampled
+		push := func() error {
+			b, times := batch, arrived
+			batch, arrived = nil, nil
+			_, err := in.Push(ctx, b, func() {
 				now := time.Now()
-				for _, ev := range evs {
-					if t0, ok := lat.pending[ev]; ok {
+				lat.mu.Lock()
+				for _, t0 := range times {
+					if !t0.IsZero() {
 						lat.samples = append(lat.samples, now.Sub(t0))
-						delete(lat.pending, ev)
 					}
 				}
-			})}
-		if opts.Batch > 0 {
-			copts = append(copts, cep.WithExternalWatermark())
-		}
-		eng, err = cep.New(rs, copts...)
-		if err != nil {
-			return nil, nil, err
+				lat.mu.Unlock()
+			})
+			return err
 		}
 		n := 0
-		process := func(ev *event.Event) error {
-			if err := eng.ProcessEvent(ctx, ev); err != nil {
-				return err
+		m.process = func(ev *event.Event) error {
+			var t0 time.Time
+			if n%16 == 0 {
+				t0 = time.Now()
 			}
-			if n++; opts.Batch > 0 && (n%opts.Batch == 0 || n == len(events)) {
-				return eng.AdvanceWatermark(ctx, time.UnixMilli(ev.Time))
+			n++
+			batch, arrived = append(batch, ev), append(arrived, t0)
+			if len(batch) == opts.Batch || n == len(events) {
+				return push()
 			}
 			return nil
 		}
-		return process, func() int {
-			keys := 0
-			for _, r := range eng.Stats().Rules {
-				keys += r.Keys
-			}
-			return keys
-		}, nil
+		return m, nil
 	})
 	if eng != nil {
 		_ = eng.Close(ctx) // stops the workers
@@ -118,12 +132,12 @@ func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Resul
 	if err != nil {
 		return engine, baseline, err
 	}
-	engine.Alerts = alerts
+	engine.Alerts = int(alerts.Load())
 
 	baseAlerts := 0
-	baseline, err = measure("hand-written", events, func(*latencies) (func(*event.Event) error, func() int, error) {
+	baseline, err = measure("hand-written", events, func(*latencies) (matcher, error) {
 		process, keys := sc.Baseline(func() { baseAlerts++ })
-		return func(ev *event.Event) error { process(ev); return nil }, keys, nil
+		return matcher{process: func(ev *event.Event) error { process(ev); return nil }, keys: keys}, nil
 	})
 	baseline.Alerts = baseAlerts
 	return engine, baseline, err
@@ -141,56 +155,66 @@ func generate(sc Scenario, opts Options) []*event.Event {
 	return out
 }
 
-// latencies collects the latency of every 16th event. With pending set,
+// latencies collects the latency of every 16th event. With acked set,
 // the matcher records an event's latency itself when it is done with it;
-// otherwise a Process call's duration is its latency.
+// otherwise a process call's duration is its latency.
 type latencies struct {
+	mu      sync.Mutex
 	samples []time.Duration
-	pending map[*event.Event]time.Time
+	acked   bool
+}
+
+// matcher is what measure runs: process each event, finish (wait for
+// what is still in flight), and report the keys held.
+type matcher struct {
+	process func(*event.Event) error
+	finish  func() error
+	keys    func() int
 }
 
 // measure runs a matcher over the events. Memory per key is the live heap
 // with the matcher minus the live heap before it was built, both after a
 // full GC, divided by the keys it holds (the events are allocated before
 // either reading).
-func measure(name string, events []*event.Event, build func(*latencies) (func(*event.Event) error, func() int, error)) (Result, error) {
+func measure(name string, events []*event.Event, build func(*latencies) (matcher, error)) (Result, error) {
 	res := Result{Name: name, Events: len(events)}
 	before := liveHeap()
 	lat := &latencies{samples: make([]time.Duration, 0, len(events)/16+1)}
-	process, keysHeld, err := build(lat)
+	m, err := build(lat)
 	if err != nil {
 		return res, err
 	}
 	start := time.Now()
 	for i, ev := range events {
-		if i%16 != 0 {
-			if err := process(ev); err != nil {
+		if i%16 != 0 || lat.acked {
+			if err := m.process(ev); err != nil {
 				return res, err
 			}
 			continue
 		}
 		t0 := time.Now()
-		if lat.pending != nil {
-			lat.pending[ev] = t0
-		}
-		if err := process(ev); err != nil {
+		if err := m.process(ev); err != nil {
 			return res, err
 		}
-		if lat.pending == nil {
-			lat.samples = append(lat.samples, time.Since(t0))
+		lat.samples = append(lat.samples, time.Since(t0))
+	}
+	if m.finish != nil {
+		if err := m.finish(); err != nil {
+			return res, err
 		}
 	}
 	res.Elapsed = time.Since(start)
-	res.Keys = keysHeld()
+	res.Keys = m.keys()
+	lat.mu.Lock()
 	samples := lat.samples
+	lat.samples = nil
+	lat.mu.Unlock()
 	slices.Sort(samples)
 	if len(samples) > 0 {
 		res.P50, res.P99, res.Max = samples[len(samples)/2], samples[len(samples)*99/100], samples[len(samples)-1]
 	}
-	lat.samples = nil
 	withMatcher := liveHeap()
-	runtime.KeepAlive(process)
-	runtime.KeepAlive(keysHeld)
+	runtime.KeepAlive(m)
 	runtime.KeepAlive(events) // shared input: alive in both readings
 	if res.Keys > 0 {
 		res.BytesPerKey = float64(int64(withMatcher)-int64(before)) / float64(res.Keys)
@@ -210,7 +234,7 @@ func liveHeap() uint64 {
 func Print(w io.Writer, sc Scenario, opts Options, engine, baseline Result) {
 	mode := "one event per Process call"
 	if opts.Batch > 0 {
-		mode = fmt.Sprintf("watermark advanced every %d events, as in serve", opts.Batch)
+		mode = fmt.Sprintf("events pushed %d at a time with an ack, as in serve", opts.Batch)
 	}
 	fmt.Fprintf(w, "scenario %s: %d events over %d keys, %d engine worker(s), %s (%s, %d CPU)\n",
 		sc.Name, opts.Events, opts.Keys, max(opts.Workers, 1), mode, runtime.Version(), runtime.NumCPU())

@@ -69,6 +69,9 @@ func Run(ctx context.Context, rs *rules.Ruleset, in io.Reader, name string, opts
 	eng, err := cep.New(rs,
 		cep.WithDecoder(&dec),
 		cep.WithOutOfOrderness(opts.OutOfOrderness),
+		// A batch job's output does not recover (a closed pipe): its first
+		// failure ends the replay.
+		cep.WithDeliveryAttempts(1),
 		cep.WithAlertHandler(func(_ context.Context, a cep.Alert) error {
 			sum.Alerts++
 			if a.Suppressed {
@@ -144,6 +147,8 @@ func Run(ctx context.Context, rs *rules.Ruleset, in io.Reader, name string, opts
 	if err := eng.Close(ctx); err != nil {
 		return sum, err
 	}
+	// The handler ran on the engine's delivery goroutine: its counts are
+	// complete (and visible) once Close has returned.
 	if opts.OnProgress != nil {
 		opts.OnProgress(r.BytesRead())
 	}

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/rules"
 )
@@ -55,6 +56,20 @@ type LimitsConfig struct {
 	MaxEventsPerRequest int `yaml:"max_events_per_request"` // items in one POST /v1/events, default 10000
 	MaxPartialMatches   int `yaml:"max_partial_matches"`    // per key and sequence rule, default 10000
 	Workers             int `yaml:"workers"`                // engine workers, default: every core
+	// MaxBufferedEvents bounds the events waiting for the watermark
+	// (default 1048576); beyond it HTTP answers 503 and Kafka waits.
+	MaxBufferedEvents int `yaml:"max_buffered_events"`
+	// AlertQueue bounds the alerts waiting for the sinks (default 10000);
+	// beyond it HTTP answers 503 and Kafka waits (backpressure).
+	AlertQueue int `yaml:"alert_queue"`
+	// IngestWait is how long a POST /v1/events waits for room in a full
+	// engine before it is answered 503 (default 5s).
+	IngestWait Duration `yaml:"ingest_wait"`
+	// StateTTL is how long, in event time since a key's last event, a key
+	// keeps state nothing else bounds: the partial matches of a sequence
+	// rule without within, an emit: first rule's true result after its
+	// window emptied (default 24h; 0 keeps it forever).
+	StateTTL Duration `yaml:"state_ttl"`
 }
 
 // HTTPConfig is the API listener.
@@ -68,6 +83,11 @@ type KafkaSource struct {
 	Topic           string   `yaml:"topic"`
 	GroupID         string   `yaml:"group_id"`          // default vigil
 	DeadLetterTopic string   `yaml:"dead_letter_topic"` // default <topic>.dead-letter
+	// Key is the expression the message key equals (say card_id): rules
+	// keyed by exactly this expression keep their state in each partition
+	// and run in that partition's own event time. "" (default): every rule
+	// is served through the exchange.
+	Key string `yaml:"key"`
 	// StartOffset is where a partition without a committed offset starts:
 	// first (default) or last.
 	StartOffset string `yaml:"start_offset"`
@@ -167,6 +187,8 @@ func Default() *Config {
 		Limits: LimitsConfig{
 			MaxEventSize: event.DefaultMaxSize, MaxEventDepth: event.DefaultMaxDepth, MaxBodySize: 16 << 20, MaxEventsPerRequest: 10000,
 			MaxPartialMatches: 10000, Workers: runtime.GOMAXPROCS(0),
+			MaxBufferedEvents: cep.DefaultMaxBuffered, AlertQueue: cep.DefaultAlertQueue,
+			IngestWait: Duration(5 * time.Second), StateTTL: Duration(cep.DefaultStateTTL),
 		},
 		HTTP:    HTTPConfig{Listen: ":8080"},
 		Sinks:   SinksConfig{Stdout: true},
@@ -211,8 +233,11 @@ func (c *Config) validate() error {
 	if c.Limits.MaxEventSize < 0 || c.Limits.MaxBodySize < c.Limits.MaxEventSize {
 		return fmt.Errorf("limits: max_body_size must be at least max_event_size")
 	}
-	if c.Limits.MaxPartialMatches <= 0 || c.Limits.MaxEventsPerRequest <= 0 {
-		return fmt.Errorf("limits: max_partial_matches and max_events_per_request must be positive: state and requests are always bounded")
+	if c.Limits.MaxPartialMatches <= 0 || c.Limits.MaxEventsPerRequest <= 0 || c.Limits.MaxBufferedEvents <= 0 || c.Limits.AlertQueue <= 0 {
+		return fmt.Errorf("limits: max_partial_matches, max_events_per_request, max_buffered_events and alert_queue must be positive: state and queues are always bounded")
+	}
+	if c.Limits.IngestWait < 0 || c.Limits.StateTTL < 0 {
+		return fmt.Errorf("limits: ingest_wait and state_ttl must not be negative")
 	}
 	if c.Time.IdleTimeout <= 0 {
 		return fmt.Errorf("time.idle_timeout must be positive")

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,34 +43,24 @@ type Service struct {
 	targets []sinks.Target // the sinks, in the order the fan-out writes them
 	fanout  *sinks.Fanout
 	webhook *sinks.Webhook
-	kafka   *sources.Kafka
+	http    *httpInput
+	kafka   *kafkaInput
 	dead    *deadLetterFile
-	marks   *watermarks
 	api     *http.Server
 	ln      net.Listener
 
-	pendingMu sync.Mutex
-	pending   map[*event.Event]sources.Record // Kafka records waiting for the engine
-	httpSeq   atomic.Uint64
-	startedAt int64
-	stopping  atomic.Bool
+	stopping atomic.Bool
 
-	// life bounds every engine call. It is the service's, never an HTTP
-	// request's: one engine step writes the alerts of many requests and of
-	// Kafka, so a client hanging up must not cancel it. Shutdown cancels it
-	// first, so blocked writes give up and their alerts wait, pending, for
-	// the drain.
+	// life bounds the service's own loops (Kafka, ticks, the outbox).
+	// Shutdown cancels it first, so intake stops; the engine then drains.
 	life     context.Context
 	stopLife context.CancelFunc
-
-	sinkErr  atomic.Pointer[error] // the last alert write failure, while sinks fail
-	kafkaErr atomic.Pointer[error] // the last Kafka read failure, while reads fail
 }
 
 // New builds a service from its config: it loads the rules, opens the
 // store and the sinks, connects the sources, and binds the listener.
 func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
-	s := &Service{cfg: cfg, log: logger, pending: map[*event.Event]sources.Record{}, startedAt: time.Now().UnixMilli()}
+	s := &Service{cfg: cfg, log: logger}
 	s.life, s.stopLife = context.WithCancel(context.Background())
 	var err error
 	defer func() {
@@ -135,40 +124,80 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	}
 	s.fanout = sinks.NewFanout(s.targets...)
 
-	s.marks = newWatermarks(time.Duration(cfg.Time.OutOfOrderness), time.Duration(cfg.Time.IdleTimeout),
-		cfg.Time.AdvanceWhenIdle, time.Now)
-	if s.eng, err = cep.New(s.rs,
+	ooo := time.Duration(cfg.Time.OutOfOrderness)
+	opts := []cep.Option{
 		cep.WithWorkers(cfg.Limits.Workers),
-		cep.WithExternalWatermark(),
+		cep.WithOutOfOrderness(ooo),
 		cep.WithMaxPartialMatches(cfg.Limits.MaxPartialMatches),
+		cep.WithMaxBuffered(cfg.Limits.MaxBufferedEvents),
+		cep.WithAlertQueue(cfg.Limits.AlertQueue),
+		cep.WithStateTTL(time.Duration(cfg.Limits.StateTTL)),
 		cep.WithDecoder(&s.decoder),
-		cep.WithAlertHandler(s.writeAlert),
-		cep.WithDoneHandler(s.eventsDone),
-	); err != nil {
+		cep.WithSink(s.fanout),
+		cep.WithDeliveryErrors(s.deliveryFailed),
+	}
+	if cfg.Time.AdvanceWhenIdle {
+		opts = append(opts, cep.WithWallClockWhenIdle())
+	}
+	if s.eng, err = cep.New(s.rs, opts...); err != nil {
 		return nil, err
 	}
+	in, err := s.eng.OpenInput("http", cep.InputOptions{OutOfOrderness: ooo, IdleTimeout: time.Duration(cfg.Time.IdleTimeout)})
+	if err != nil {
+		return nil, err
+	}
+	s.http = &httpInput{in: in, decoder: &s.decoder, dead: s.dead, started: time.Now().UnixMilli(),
+		wait: time.Duration(cfg.Limits.IngestWait)}
 	if k := cfg.Kafka; k != nil {
 		start := kafka.FirstOffset
 		if k.StartOffset == "last" {
 			start = kafka.LastOffset
 		}
-		if s.kafka, err = sources.NewKafka(sources.KafkaConfig{Brokers: k.Brokers, Topic: k.Topic, GroupID: k.GroupID,
+		// The wall clock waits until the group is joined (see assign).
+		s.eng.FollowWallClock(false)
+		s.kafka = &kafkaInput{eng: s.eng, log: logger.With("source", "kafka"), topic: k.Topic, inputs: map[int]*cep.Input{},
+			followWall: cfg.Time.AdvanceWhenIdle,
+			opts:       cep.InputOptions{OutOfOrderness: ooo, IdleTimeout: time.Duration(cfg.Time.IdleTimeout), PartitionKey: k.Key}}
+		if s.kafka.src, err = sources.NewKafka(sources.KafkaConfig{Brokers: k.Brokers, Topic: k.Topic, GroupID: k.GroupID,
 			Decoder: s.decoder, DeadLetterTopic: k.DeadLetterTopic, StartOffset: start,
-			OutOfOrderness: time.Duration(cfg.Time.OutOfOrderness), IdleTimeout: time.Duration(cfg.Time.IdleTimeout),
+			OnAssign: s.kafka.assign, OnRevoke: s.kafka.revoke,
 			CommitInterval: time.Duration(k.CommitInterval), HeartbeatInterval: time.Duration(k.HeartbeatInterval),
 			SessionTimeout: time.Duration(k.SessionTimeout), RebalanceTimeout: time.Duration(k.RebalanceTimeout),
 			JoinGroupBackoff: time.Duration(k.JoinGroupBackoff), FetchMaxWait: time.Duration(k.FetchMaxWait),
 			Logger: logger.With("source", "kafka")}); err != nil {
+			s.kafka = nil
 			return nil, err
 		}
+		if k.Key != "" {
+			s.warnCoPartitioned(k.Key)
+		}
 	}
-	srv := &api.Server{Ingest: s, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize),
+	srv := &api.Server{Ingest: s.http, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize),
 		MaxItems: cfg.Limits.MaxEventsPerRequest, Logger: logger}
 	s.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if s.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	return s, nil
+}
+
+// warnCoPartitioned says which rules run in the Kafka partitions' own
+// time (their key is kafka.key) and that events posted over HTTP reach
+// them through the exchange, apart from the Kafka events of the same key.
+func (s *Service) warnCoPartitioned(key string) {
+	var co []string
+	for _, r := range s.rs.Rules {
+		if len(r.Key) == 1 && strings.TrimSpace(r.Key[0].Source) == strings.TrimSpace(key) {
+			co = append(co, r.Name)
+		}
+	}
+	if len(co) == 0 {
+		s.log.Warn("kafka.key matches no rule's key: every rule is served through the exchange", "kafka_key", key)
+		return
+	}
+	s.log.Info("rules keyed by kafka.key run in each Kafka partition's own time", "kafka_key", key, "rules", strings.Join(co, ","))
+	s.log.Warn("events posted over HTTP reach these rules apart from the Kafka events of the same key: send a key's events through one path",
+		"rules", strings.Join(co, ","))
 }
 
 func loadRules(paths []string) (*rules.Ruleset, error) {
@@ -222,11 +251,12 @@ func (s *Service) Describe() string {
 }
 
 // Run serves until ctx ends, then shuts down gracefully: stop intake,
-// drain the engine, flush the sinks, commit offsets. Each phase has its own
-// time limit, so one slow part cannot starve the others.
+// drain the engine (its delivery stage writes the last alerts), flush the
+// sinks, commit offsets. Each phase has its own time limit, so one slow
+// part cannot starve the others.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 1)
 
 	wg.Add(1)
 	go func() {
@@ -236,26 +266,11 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 	if s.kafka != nil {
-		s.marks.observe("kafka", 0, false) // holds time until the source reports
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.readKafka(s.life); err != nil {
-				errc <- err
-			}
-		}()
+		wg.Go(func() { s.kafka.run(s.life) })
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.tick(s.life)
-	}()
+	wg.Go(func() { s.tick(s.life) })
 	if s.webhook != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.resendOutbox(s.life)
-		}()
+		wg.Go(func() { s.resendOutbox(s.life) })
 	}
 	retention := make(chan struct{})
 	go func() {
@@ -271,7 +286,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.stopping.Store(true)
 	s.log.Info("shutting down: stopping intake")
-	s.stopLife() // blocked alert writes give up; their alerts stay pending for the drain
+	s.stopLife()
 	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), 10*time.Second)
 	if err := s.api.Shutdown(httpCtx); err != nil {
 		s.log.Warn("requests still running after 10s; closing their connections", "err", err)
@@ -319,7 +334,7 @@ func (s *Service) closeAll(ctx context.Context) error {
 		// commit no time at all.
 		commitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.kafka.Close(commitCtx); err != nil {
+		if err := s.kafka.src.Close(commitCtx); err != nil {
 			errs = append(errs, fmt.Errorf("committing kafka offsets: %w", err))
 		}
 	}
@@ -329,142 +344,17 @@ func (s *Service) closeAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// writeAlert sends an alert to every sink. A failing sink is retried until
-// it takes the alert or the service stops: an alert is never dropped while
-// the process lives, and the events that raised it are not committed.
-func (s *Service) writeAlert(ctx context.Context, a cep.Alert) error {
-	backoff := 100 * time.Millisecond
-	for {
-		err := s.fanout.Write(ctx, a)
-		if err == nil {
-			s.sinkErr.Store(nil)
-			return nil
-		}
-		s.sinkErr.Store(&err)
-		if ctx.Err() != nil {
-			return err
-		}
-		s.log.Warn("alert not written; retrying", "rule", a.Rule, "key", a.Key, "id", a.ID, "err", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return err
-		}
-		backoff = min(backoff*2, 10*time.Second)
+// deliveryFailed logs a failed alert delivery: the first attempt, then
+// every tenth, so a long outage does not flood the log. The engine
+// retries; /readyz reports it meanwhile.
+func (s *Service) deliveryFailed(err error, attempt int) {
+	if attempt == 1 || attempt%10 == 0 {
+		s.log.Warn("alerts not written; retrying", "attempt", attempt, "err", err)
 	}
 }
 
-// eventsDone acknowledges Kafka records once the engine processed their
-// events and their alerts were written.
-func (s *Service) eventsDone(_ context.Context, evs []*event.Event) {
-	if s.kafka == nil {
-		return
-	}
-	s.pendingMu.Lock()
-	defer s.pendingMu.Unlock()
-	for _, ev := range evs {
-		if r, ok := s.pending[ev]; ok {
-			delete(s.pending, ev)
-			s.kafka.Done(r)
-		}
-	}
-}
-
-// Ingest implements api.Ingester for POST /v1/events. The request's context
-// is not used for the engine: see Service.life.
-func (s *Service) Ingest(_ context.Context, items []json.RawMessage) []api.Rejected {
-	var rejected []api.Rejected
-	var maxTime int64
-	seen := false
-	for i, raw := range items {
-		pos := "http:" + strconv.FormatInt(s.startedAt, 36) + ":" + strconv.FormatUint(s.httpSeq.Add(1), 10)
-		ev, err := s.decoder.Decode(raw, pos)
-		if err == nil {
-			err = s.eng.ProcessEvent(s.life, ev)
-		}
-		if err != nil {
-			reason := event.ReasonOf(err)
-			rejected = append(rejected, api.Rejected{Index: i, Reason: reason, Error: err.Error()})
-			// Line is the item's number in the request, from 1.
-			s.dead.write(replay.Rejected{Source: "http", Line: i + 1, Reason: reason, Error: err.Error(), Raw: string(raw)})
-			continue
-		}
-		if !seen || ev.Time > maxTime {
-			maxTime, seen = ev.Time, true
-		}
-	}
-	if seen {
-		s.marks.observe("http", maxTime-time.Duration(s.cfg.Time.OutOfOrderness).Milliseconds(), true)
-		s.advance(s.life)
-	}
-	return rejected
-}
-
-// readKafka feeds the engine from the Kafka source until ctx ends. A read
-// error (for instance the dead-letter topic being unavailable, which holds
-// back the records it cannot yet park) is logged, reported by /readyz and
-// retried: processing never stops for bad input or a broker hiccup.
-func (s *Service) readKafka(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
-	for {
-		recs, err := s.kafka.Read(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, sources.ErrClosed) {
-				return nil
-			}
-			s.kafkaErr.Store(&err)
-			s.log.Warn("kafka read failed; retrying", "err", err)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return nil
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
-		}
-		s.kafkaErr.Store(nil)
-		backoff = 100 * time.Millisecond
-		for _, r := range recs {
-			s.pendingMu.Lock()
-			s.pending[r.Event] = r
-			s.pendingMu.Unlock()
-			if err := s.eng.ProcessEvent(ctx, r.Event); err != nil {
-				s.pendingMu.Lock()
-				delete(s.pending, r.Event)
-				s.pendingMu.Unlock()
-				if errors.Is(err, cep.ErrClosed) {
-					return nil
-				}
-				// Late: to the dead-letter topic, and its offset may move on.
-				s.deadLetterKafka(ctx, r, err)
-			}
-		}
-		s.observeKafka()
-		s.advance(ctx)
-	}
-}
-
-// deadLetterKafka writes a record the engine rejected to the dead-letter
-// topic, retrying with backoff while the topic is unavailable: the record
-// is not committed until it is written, and the service keeps running.
-func (s *Service) deadLetterKafka(ctx context.Context, r sources.Record, cause error) {
-	backoff := 100 * time.Millisecond
-	for {
-		err := s.kafka.DeadLetter(ctx, r, event.ReasonOf(cause), cause)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		s.log.Warn("dead-letter write failed; retrying", "partition", r.Partition, "offset", r.Offset, "err", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
-}
-
-// tick moves the watermark with time, for idle sources.
+// tick lets the wall clock act on the engine: idle inputs, and the
+// watermark following the clock when every source is idle.
 func (s *Service) tick(ctx context.Context) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
@@ -473,39 +363,10 @@ func (s *Service) tick(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if s.kafka != nil {
-				s.observeKafka()
+			if err := s.eng.Tick(ctx); err != nil && !errors.Is(err, cep.ErrClosed) {
+				s.log.Error("engine tick", "err", err)
 			}
-			s.advance(ctx)
 		}
-	}
-}
-
-// observeKafka reports the Kafka source to the watermark tracker. Until it
-// has partitions assigned and all of them have gone idle, it counts as
-// active — with an unknown time before its first events — so the wall
-// clock cannot overtake events it is about to deliver (joining a consumer
-// group can take seconds).
-func (s *Service) observeKafka() {
-	wm, ok := s.kafka.Watermark()
-	st := s.kafka.Stats()
-	idle := len(st.Partitions) > 0
-	for _, p := range st.Partitions {
-		idle = idle && p.Idle
-	}
-	if !idle {
-		s.marks.observe("kafka", wm, ok)
-	}
-}
-
-// advance moves the engine's watermark to the combined one.
-func (s *Service) advance(ctx context.Context) {
-	wm, ok := s.marks.current()
-	if !ok {
-		return
-	}
-	if err := s.eng.AdvanceWatermark(ctx, time.UnixMilli(wm)); err != nil && !errors.Is(err, cep.ErrClosed) && ctx.Err() == nil {
-		s.log.Error("advancing the watermark", "err", err)
 	}
 }
 
@@ -513,11 +374,18 @@ func (s *Service) ready(ctx context.Context) error {
 	if s.stopping.Load() {
 		return errors.New("shutting down")
 	}
-	if err := s.sinkErr.Load(); err != nil {
-		return fmt.Errorf("alert sinks are failing, intake is held back: %w", *err)
+	st := s.eng.Stats()
+	if st.DeliveryError != nil {
+		return fmt.Errorf("alert sinks are failing, %d alerts wait and intake is held back once %d do: %w",
+			st.Pending, s.cfg.Limits.AlertQueue, st.DeliveryError)
 	}
-	if err := s.kafkaErr.Load(); err != nil {
-		return fmt.Errorf("kafka source is failing: %w", *err)
+	if err := s.dead.failure(); err != nil {
+		return fmt.Errorf("rejected events cannot be recorded: %w", err)
+	}
+	if s.kafka != nil {
+		if err := s.kafka.failure(); err != nil {
+			return err
+		}
 	}
 	if s.webhook != nil {
 		if err := s.webhook.Ready(); err != nil {
@@ -533,7 +401,7 @@ func (s *Service) ready(ctx context.Context) error {
 // webhookDelivered clears a delivered alert from the outbox.
 func (s *Service) webhookDelivered(a cep.Alert) {
 	if err := s.store.OutboxDone(context.Background(), a.ID); err != nil {
-		s.log.Warn("outbox: could not mark a delivered alert; it may be sent again after a restart", "id", a.ID, "err", err)
+		s.log.Warn("outbox: could not mark a delivered alert; it may be sent again after a restart", "alert_id", a.ID, "err", err)
 	}
 }
 
@@ -548,53 +416,28 @@ func (s *Service) resendOutbox(ctx context.Context) {
 	if len(alerts) > 0 {
 		s.log.Info("outbox: sending alerts the webhook had not delivered before the last stop", "alerts", len(alerts))
 	}
-	for _, a := range alerts {
-		if err := s.webhook.Write(ctx, a); err != nil {
-			return // shutting down: they stay in the outbox
-		}
+	if err := s.webhook.WriteBatch(ctx, alerts); err != nil {
+		return // shutting down: they stay in the outbox
 	}
 }
 
-// deadAlert records an alert the webhook gave up on, so it is never lost.
-// One it abandoned because the service is stopping stays in the outbox and
-// is sent after the restart.
+// deadAlert records an alert the webhook gave up on, so it is never lost:
+// in the dead-letter file, and only then off the outbox. One it abandoned
+// because the service is stopping, or whose dead letter cannot be
+// written, stays in the outbox and is sent after the restart.
 func (s *Service) deadAlert(f sinks.FailedAlert) {
 	if s.stopping.Load() {
-		s.log.Warn("webhook: alert not delivered before shutdown; it will be sent after the restart", "id", f.Alert.ID, "err", f.Err)
+		s.log.Warn("webhook: alert not delivered before shutdown; it will be sent after the restart", "alert_id", f.Alert.ID, "err", f.Err)
+		return
+	}
+	raw, _ := json.Marshal(f.Alert)
+	if err := s.dead.write(replay.Rejected{Source: "webhook", Reason: "alert_undeliverable", Error: fmt.Sprint(f.Err), Raw: string(raw)}); err != nil {
+		s.log.Error("webhook gave up on an alert and the dead-letter file cannot take it; it stays in the outbox for the next start",
+			"alert_id", f.Alert.ID, "rule", f.Alert.Rule, "err", err)
 		return
 	}
 	if err := s.store.OutboxDone(context.Background(), f.Alert.ID); err != nil {
-		s.log.Warn("outbox: could not clear a dead-lettered alert", "id", f.Alert.ID, "err", err)
+		s.log.Warn("outbox: could not clear a dead-lettered alert", "alert_id", f.Alert.ID, "err", err)
 	}
-	raw, _ := json.Marshal(f.Alert)
-	s.dead.write(replay.Rejected{Source: "webhook", Reason: "alert_undeliverable", Error: fmt.Sprint(f.Err), Raw: string(raw)})
-	s.log.Error("webhook gave up on an alert; it is in the dead-letter file", "id", f.Alert.ID, "rule", f.Alert.Rule, "err", f.Err)
-}
-
-// deadLetterFile appends rejected input as NDJSON.
-type deadLetterFile struct {
-	mu   sync.Mutex
-	path string
-	f    *os.File
-	enc  *json.Encoder
-}
-
-func openDeadLetters(path string) (*deadLetterFile, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return &deadLetterFile{path: path, f: f, enc: json.NewEncoder(f)}, nil
-}
-
-func (d *deadLetterFile) write(r replay.Rejected) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_ = d.enc.Encode(r)
-}
-
-func (d *deadLetterFile) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.f.Close()
+	s.log.Error("webhook gave up on an alert; it is in the dead-letter file", "alert_id", f.Alert.ID, "rule", f.Alert.Rule, "err", f.Err)
 }

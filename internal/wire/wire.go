@@ -417,11 +417,7 @@ func (r *Reader) Next() (kind byte, payload []byte, err error) {
 	if n > uint64(r.MaxFrame) {
 		return 0, nil, fmt.Errorf("%w: frame %d is %d bytes, over the limit of %d", ErrCorrupt, r.frames, n, r.MaxFrame)
 	}
-	if cap(r.buf) < int(n)+4 {
-		r.buf = make([]byte, int(n)+4)
-	}
-	r.buf = r.buf[:int(n)+4]
-	if _, err := io.ReadFull(r.r, r.buf); err != nil {
+	if err := r.fill(int(n) + 4); err != nil {
 		return 0, nil, r.short(err)
 	}
 	payload = r.buf[:n]
@@ -431,6 +427,30 @@ func (r *Reader) Next() (kind byte, payload []byte, err error) {
 	}
 	r.frames++
 	return kind, payload, nil
+}
+
+// fill reads size bytes into r.buf. A large frame's buffer grows with the
+// data that actually arrives, so a corrupt length in a short stream does
+// not allocate what the stream does not hold.
+func (r *Reader) fill(size int) error {
+	const chunk = 1 << 20
+	if size <= chunk || size <= cap(r.buf) {
+		if cap(r.buf) < size {
+			r.buf = make([]byte, size)
+		}
+		r.buf = r.buf[:size]
+		_, err := io.ReadFull(r.r, r.buf)
+		return err
+	}
+	r.buf = r.buf[:0]
+	for len(r.buf) < size {
+		n := min(chunk, size-len(r.buf))
+		r.buf = append(r.buf, make([]byte, n)...)
+		if _, err := io.ReadFull(r.r, r.buf[len(r.buf)-n:]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *Reader) short(err error) error {

@@ -1,0 +1,317 @@
+package cep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/vigilhq/vigil/event"
+)
+
+// InputOptions describe an input: one stream of events with its own event
+// time, such as a Kafka topic-partition, the HTTP endpoint or a file.
+type InputOptions struct {
+	// OutOfOrderness is how far behind the newest event time of the input
+	// its watermark stays: events up to that much older than the newest are
+	// still put in order; older ones are late.
+	OutOfOrderness time.Duration
+	// IdleTimeout: an input that has delivered no event for this long (wall
+	// clock) is idle: the events it still buffers are released (as if its
+	// out-of-orderness were 0: nothing is expected behind the silence), it
+	// no longer holds back the exchange's watermark, and it follows the
+	// wall clock when the engine has WithWallClockWhenIdle. Its events
+	// below its watermark when it wakes up are late. 0: never idle.
+	IdleTimeout time.Duration
+	// PartitionKey is the key expression the input is partitioned by — for
+	// a Kafka topic-partition, the expression the message key equals
+	// (kafka.key). Rules whose key is written exactly so keep their state
+	// in the input's own partition and run in its event time alone, so a
+	// lagging or idle input never holds them back. "": none.
+	PartitionKey string
+	// Busy, when set, reports that the source holds events of this input
+	// that it has not pushed yet (fetched Kafka records): a busy input is
+	// not idle. It is ignored while the engine's buffer is full, so that a
+	// full buffer cannot wait forever for a laggard.
+	Busy func() bool
+}
+
+// input is an input's state.
+type input struct {
+	name string
+	opts InputOptions
+	ooo  int64
+	// part holds the state of the rules co-partitioned with this input;
+	// nil when there are none.
+	part *partition
+	// corules are the indexes of the rules co-partitioned with the input,
+	// xrules those served through the exchange for its events.
+	corules, xrules []int
+	buf             itemQueue // accepted, waiting for the input's watermark
+	xq              itemFIFO  // released by the input, waiting for the exchange's
+	due             []item    // released in the current step
+	// maxTime is the newest event time accepted; valid when hasTime.
+	maxTime  int64
+	hasTime  bool
+	wm       int64
+	seq      uint64    // events accepted so far: the next one's Seq - 1
+	lastSeen time.Time // wall time of the last accepted event, or of the opening
+}
+
+func (in *input) feedsExchange() bool { return len(in.xrules) > 0 }
+
+// idle reports whether the input has been silent for its idle timeout
+// (and its source holds nothing more of it). An idle input releases its
+// whole buffer — nothing is expected behind the silence — and no longer
+// holds back the exchange.
+func (in *input) idle(now time.Time, full bool) bool {
+	if in.opts.IdleTimeout <= 0 || now.Sub(in.lastSeen) < in.opts.IdleTimeout {
+		return false
+	}
+	return full || in.opts.Busy == nil || !in.opts.Busy()
+}
+
+// ingestBatch is the acknowledgement of one Push: it runs once every
+// accepted event of the batch has been processed and every alert raised
+// before then has been delivered.
+type ingestBatch struct {
+	remaining int
+	ack       func()
+}
+
+// Input is a handle on one input of an engine, for pushing its events.
+// It is safe for concurrent use.
+type Input struct {
+	e    *Engine
+	name string
+}
+
+// Name returns the input's name.
+func (i *Input) Name() string { return i.name }
+
+// ErrInputExists is returned by OpenInput for a name already open.
+var ErrInputExists = errors.New("cep: input already open")
+
+// ErrNoInput is returned for an input that is not open (or was removed).
+var ErrNoInput = errors.New("cep: no such input")
+
+// defaultInput is the input that Process and ProcessEvent feed.
+const defaultInput = "default"
+
+// OpenInput opens an input. Its watermark starts at the engine's floor
+// (the highest AdvanceWatermark so far), so its first events may be old;
+// until it delivers one, and while it is not idle, it holds back the
+// exchange's watermark: a Kafka partition just assigned may bring a
+// backlog.
+func (e *Engine) OpenInput(name string, opts InputOptions) (*Input, error) {
+	if name == "" {
+		return nil, errors.New("cep: an input needs a name")
+	}
+	if opts.OutOfOrderness < 0 || opts.IdleTimeout < 0 {
+		return nil, fmt.Errorf("cep: input %q: negative duration", name)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := e.inputs[name]; ok {
+		return nil, fmt.Errorf("%w: %q", ErrInputExists, name)
+	}
+	e.addInput(name, opts)
+	return &Input{e: e, name: name}, nil
+}
+
+func (e *Engine) addInput(name string, opts InputOptions) *input {
+	in := &input{name: name, opts: opts, ooo: opts.OutOfOrderness.Milliseconds(),
+		wm: e.floor, maxTime: math.MinInt64, lastSeen: e.cfg.now()}
+	e.inputs[name] = in
+	e.inputList = append(e.inputList, in)
+	sort.Slice(e.inputList, func(i, j int) bool { return e.inputList[i].name < e.inputList[j].name })
+	e.place(in)
+	return in
+}
+
+// RemoveInput forgets an input, as when its Kafka partition moves to
+// another instance: its events not yet processed are dropped (their acks
+// never run, so their source does not commit them and the partition's next
+// owner reads them again) and the state of the rules co-partitioned with
+// it is released. Take a Snapshot of its partition first to move that
+// state. The input then no longer holds back the exchange's watermark.
+func (e *Engine) RemoveInput(name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.inputs[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoInput, name)
+	}
+	e.buffered -= in.buf.len() + in.xq.len()
+	delete(e.inputs, name)
+	for i, x := range e.inputList {
+		if x == in {
+			e.inputList = append(e.inputList[:i], e.inputList[i+1:]...)
+			break
+		}
+	}
+	if in.part != nil {
+		in.part.release()
+	}
+	e.step()
+	return nil
+}
+
+// maxEventTime bounds event times (in ms either side of the epoch, some
+// 285,000 years): far enough for any real time, near enough that a time
+// plus any window or TTL cannot overflow.
+const maxEventTime = 1 << 53
+
+// Rejection is an event of a Push that the engine did not accept.
+type Rejection struct {
+	Index int   // its index in the batch
+	Err   error // an *event.Error: late, or a time out of range
+}
+
+// Push hands the engine a batch of the input's events, in the input's
+// order. Events below the watermark are late: they are not matched, and
+// Push returns them as rejections (the caller dead-letters them). ack,
+// when not nil, runs once — on the engine's delivery goroutine, so it must
+// be quick — after every accepted event of the batch has been processed
+// and every alert raised up to then has been delivered: the moment a
+// source may commit them. An event without an ID gets one from the input
+// and its arrival number.
+//
+// When the engine's buffer or alert queue is full, Push waits until there
+// is room or ctx ends; then it accepts nothing and returns ErrBusy.
+func (i *Input) Push(ctx context.Context, evs []*event.Event, ack func()) ([]Rejection, error) {
+	return i.e.push(ctx, i.name, evs, ack)
+}
+
+// ErrBusy is returned when the engine cannot take more events before the
+// caller's context ends: its buffer of events waiting for the watermark
+// or its queue of alerts waiting for delivery is full.
+var ErrBusy = errors.New("cep: engine busy")
+
+func (e *Engine) push(ctx context.Context, name string, evs []*event.Event, ack func()) ([]Rejection, error) {
+	if err := e.admit(ctx); err != nil {
+		return nil, err
+	}
+	defer e.mu.Unlock()
+	in, ok := e.inputs[name]
+	if !ok {
+		if name != defaultInput {
+			return nil, fmt.Errorf("%w: %q", ErrNoInput, name)
+		}
+		in = e.addInput(defaultInput, InputOptions{OutOfOrderness: time.Duration(e.cfg.outOfOrderness) * time.Millisecond})
+	}
+	var rejected []Rejection
+	b := &ingestBatch{ack: ack}
+	for idx, ev := range evs {
+		if ev.Time > maxEventTime || ev.Time < -maxEventTime {
+			e.rejected[event.ReasonBadTime]++
+			rejected = append(rejected, Rejection{Index: idx, Err: &event.Error{Reason: event.ReasonBadTime,
+				Msg: fmt.Sprintf("event %s: time %d ms is out of range", ev.ID, ev.Time)}})
+			continue
+		}
+		if err := e.lateness(in, ev); err != nil {
+			e.late++
+			rejected = append(rejected, Rejection{Index: idx, Err: err})
+			continue
+		}
+		in.seq++
+		ev.Seq = in.seq
+		if ev.ID == "" {
+			ev.ID = in.eventID(ev.Seq)
+		}
+		if ev.Time > in.maxTime {
+			in.maxTime = ev.Time
+			// The watermark moves with every event, not once per batch,
+			// so whether an event is late does not depend on batching.
+			in.wm = max(in.wm, ev.Time-in.ooo)
+		}
+		in.hasTime = true
+		in.buf.push(item{ev: ev, in: in, batch: b})
+		b.remaining++
+		e.buffered++
+	}
+	if b.remaining > 0 {
+		in.lastSeen = e.cfg.now()
+	} else if ack != nil {
+		e.acks = append(e.acks, ack) // nothing to wait for but earlier alerts
+	}
+	e.step()
+	return rejected, nil
+}
+
+func (in *input) eventID(seq uint64) string {
+	if in.name == defaultInput {
+		return "#" + strconv.FormatUint(seq, 10)
+	}
+	return in.name + "#" + strconv.FormatUint(seq, 10)
+}
+
+// lateness returns the error for an event below a watermark it must pass:
+// its input's, and the exchange's when rules are served there.
+func (e *Engine) lateness(in *input, ev *event.Event) error {
+	wm := in.wm
+	if in.feedsExchange() && e.wmX > wm {
+		wm = e.wmX // an idle input that wakes up behind the exchange
+	}
+	if ev.Time >= wm {
+		return nil
+	}
+	return &event.Error{Reason: event.ReasonLate, Msg: fmt.Sprintf(
+		"late event %s: time %s is below the watermark %s",
+		ev.ID, event.FormatTime(ev.Time), event.FormatTime(wm))}
+}
+
+// admit waits until the engine can take events, and returns with e.mu
+// held; on error it is not held.
+func (e *Engine) admit(ctx context.Context) error {
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return ErrClosed
+		}
+		if err := e.out.failure(); err != nil {
+			e.mu.Unlock()
+			return err
+		}
+		if e.buffered < e.cfg.maxBuffered && !e.out.full() {
+			return nil
+		}
+		// Full: let the watermark move (idle inputs, the wall clock)
+		// before waiting.
+		e.step()
+		if e.buffered < e.cfg.maxBuffered && !e.out.full() {
+			return nil
+		}
+		room := e.out.room()
+		e.mu.Unlock()
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w: %s", ErrBusy, e.busyReason())
+		case <-room:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (e *Engine) busyReason() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out.full() {
+		msg := fmt.Sprintf("%d alerts wait for delivery", e.out.queued())
+		if err := e.out.lastError(); err != nil {
+			msg += ": " + err.Error()
+		}
+		return msg
+	}
+	return fmt.Sprintf("%d events wait for the watermark (%s)", e.buffered, event.FormatTime(e.wmX))
+}

@@ -1,0 +1,209 @@
+package cep
+
+import (
+	"container/heap"
+	"math"
+
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/patterns/sequence"
+	"github.com/vigilhq/vigil/rules"
+)
+
+// partition is the unit of state, ordering and event time: a key group of
+// the exchange, or the partition of an input whose rules are keyed by the
+// input's own partitioning key (a Kafka topic-partition). Everything in it
+// — every rule's per-key state, its timers, its watermark, the alerts it
+// raised and has not handed over — belongs to it alone, so it can be
+// processed by any one goroutine at a time, saved, dropped and restored
+// without touching another.
+type partition struct {
+	e    *Engine
+	id   string // "kg/17", or "input/<name>"
+	kg   int    // key group number; -1 for an input partition
+	in   *input // the input of an input partition
+	rule []*ruleState
+	// timers of the partition's keys, and the creation counter that
+	// orders equal times.
+	timers   timerQueue
+	timerSeq uint64
+	wm       int64
+	out      []pendingAlert // raised since the last collection
+	// items are the events routed to this key group in the current step.
+	items []routed
+	// wakeAt is the time under which the partition is registered in the
+	// engine's wake heap; math.MaxInt64 when it is not.
+	wakeAt  int64
+	touched bool // in the current step's list
+}
+
+// routed is an event for one rule and key of a key group.
+type routed struct {
+	ev   *event.Event
+	key  string
+	rule int32
+}
+
+// ruleState is one rule's state in one partition.
+type ruleState struct {
+	rule *rules.Rule
+	ix   int // the rule's index in the engine's ruleset
+	thr  map[string]*thresholdKey
+	seq  map[string]*sequenceKey
+	// spare is an empty sequence State kept for the next key that needs
+	// one: most events of a key without state start nothing.
+	spare    *sequence.State
+	throttle map[string]int64 // key → time of the last unsuppressed alert
+	dead     bool             // removed by an update: its timers are void
+	counters ruleCounters
+}
+
+// ruleCounters are one rule's counters in one partition. Partial is a
+// gauge kept up to date as matches come and go, so Stats never walks the
+// keys.
+type ruleCounters struct {
+	Alerts, Suppressed, Evicted, Expired uint64
+	Partial                              int
+}
+
+func newPartition(e *Engine, id string, kg int) *partition {
+	return &partition{e: e, id: id, kg: kg, wm: math.MinInt64, wakeAt: math.MaxInt64,
+		rule: make([]*ruleState, len(e.rs.Rules))}
+}
+
+// state returns the partition's state of rule ix, creating it.
+func (p *partition) state(ix int) *ruleState {
+	if rs := p.rule[ix]; rs != nil {
+		return rs
+	}
+	r := p.e.rs.Rules[ix]
+	rs := &ruleState{rule: r, ix: ix, throttle: map[string]int64{}}
+	if r.Sequence != nil {
+		rs.seq = map[string]*sequenceKey{}
+	} else {
+		rs.thr = map[string]*thresholdKey{}
+	}
+	p.rule[ix] = rs
+	return rs
+}
+
+// keys returns the number of keys holding state for the rule.
+func (rs *ruleState) keys() int { return len(rs.thr) + len(rs.seq) }
+
+// release drops all of the partition's state.
+func (p *partition) release() {
+	for _, rs := range p.rule {
+		if rs != nil {
+			rs.dead = true
+		}
+	}
+	clear(p.rule)
+	p.timers = nil
+	p.out = nil
+}
+
+// runRouted processes the key group's routed events, in order, then fires
+// the timers due by wm. Timers due at or before an event's time fire
+// before it, so a window ending at t closes before an event at t is
+// counted in the next one.
+func (p *partition) runRouted(w *worker, wm int64) {
+	var last *event.Event
+	for i := range p.items {
+		it := &p.items[i]
+		if it.ev != last {
+			p.fireTimers(w, it.ev.Time)
+			last = it.ev
+		}
+		w.handle(p, p.state(int(it.rule)), it.ev, it.key)
+	}
+	clear(p.items)
+	p.items = p.items[:0]
+	p.fireTimers(w, wm)
+	p.wm = max(p.wm, wm)
+}
+
+// runInput processes an input partition's events, in order, for every
+// rule co-partitioned with the input, then fires the timers due by wm.
+func (p *partition) runInput(w *worker, items []item, wm int64) {
+	rules := p.in.corules
+	for i := range items {
+		ev := items[i].ev
+		p.fireTimers(w, ev.Time)
+		for _, ix := range rules {
+			if key, ok := w.route(ix, ev); ok {
+				w.handle(p, p.state(ix), ev, key)
+			}
+		}
+	}
+	p.fireTimers(w, wm)
+	p.wm = max(p.wm, wm)
+}
+
+func (p *partition) schedule(rs *ruleState, kind timerKind, key string, at int64) {
+	p.timerSeq++
+	heap.Push(&p.timers, timer{At: at, seq: p.timerSeq, rs: rs, key: key, kind: kind})
+}
+
+// nextTimer returns the time of the earliest timer, or math.MaxInt64.
+func (p *partition) nextTimer() int64 {
+	if len(p.timers) == 0 {
+		return math.MaxInt64
+	}
+	return p.timers[0].At
+}
+
+// fireTimers fires, in time order, every timer due at or before t.
+func (p *partition) fireTimers(w *worker, t int64) {
+	for len(p.timers) > 0 && p.timers[0].At <= t {
+		tm := heap.Pop(&p.timers).(timer)
+		rs := tm.rs
+		if rs.dead {
+			continue
+		}
+		switch tm.kind {
+		case timerThrottle:
+			if last, ok := rs.throttle[tm.key]; ok && last+rs.rule.Throttle <= tm.At {
+				delete(rs.throttle, tm.key)
+			}
+		case timerTTL:
+			w.ttl(p, rs, tm.key, tm.At)
+		default:
+			w.timer(p, rs, tm.key, tm.At)
+		}
+	}
+}
+
+// purgeTimers drops the timers of dead rule states (after an update).
+func (p *partition) purgeTimers() {
+	kept := p.timers[:0]
+	for _, t := range p.timers {
+		if !t.rs.dead {
+			kept = append(kept, t)
+		}
+	}
+	clear(p.timers[len(kept):])
+	p.timers = kept
+	heap.Init(&p.timers)
+}
+
+// raise completes an alert — id, rule identity, throttle — and queues it
+// for delivery.
+func (p *partition) raise(rs *ruleState, a Alert, stages []stageIDs) {
+	r := rs.rule
+	a.ID = alertID(r.Name, r.MatchHash, a.Key, stages)
+	a.Rule, a.RuleHash, a.MatchHash, a.RuleVersion = r.Name, r.Hash, r.MatchHash, p.e.rs.Version
+	a.Severity, a.Labels, a.Shadow = r.Severity, r.Labels, r.Shadow
+	a.DetectedAt = p.e.cfg.now().UTC()
+	if r.Throttle > 0 {
+		t := a.Time.UnixMilli()
+		if last, ok := rs.throttle[a.Key]; ok && t < last+r.Throttle {
+			a.Suppressed = true
+			rs.counters.Suppressed++
+		} else {
+			// Suppressed alerts do not restart the clock.
+			rs.throttle[a.Key] = t
+			p.schedule(rs, timerThrottle, a.Key, t+r.Throttle)
+		}
+	}
+	rs.counters.Alerts++
+	p.out = append(p.out, pendingAlert{Alert: a, part: p.id})
+}

@@ -1,0 +1,308 @@
+package cep
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/wire"
+)
+
+// SnapshotVersion is the version of the snapshot format this engine
+// writes; it reads this version only. docs/snapshot-format.md describes
+// the format.
+const SnapshotVersion = 1
+
+const snapshotMagic = "vigil-snapshot"
+
+// Frame kinds of a snapshot, in the order they appear.
+const (
+	frameHeader    byte = 'H' // format, layout, the partitions included, watermarks
+	frameRule      byte = 'R' // a rule's identity: name, match hash, kind, automaton
+	frameInput     byte = 'I' // an input's time and arrival counter
+	framePartition byte = 'P' // a partition's watermark and timer counter
+	frameEvent     byte = 'E' // an event, before the first frame that refers to it
+	frameKey       byte = 'K' // one rule's state for one key
+	frameThrottle  byte = 'T' // a throttle clock
+	frameTimer     byte = 'M' // a timer
+	frameBuffered  byte = 'B' // an event waiting for a watermark
+	frameAlert     byte = 'A' // an alert raised and not yet delivered
+	frameEnd       byte = 'Z' // the number of frames before it
+)
+
+// Partitions returns the ids of the engine's partitions: the key groups
+// ("kg/0" …) and the partitions of inputs with co-partitioned rules
+// ("input/<name>").
+func (e *Engine) Partitions() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ids []string
+	e.eachPartition(func(p *partition) { ids = append(ids, p.id) })
+	return ids
+}
+
+// Snapshot writes the complete state of the named partitions (every
+// partition when none is named) to w: every rule's per-key state (partial
+// matches with the events they hold, windows, emit: first results,
+// throttle clocks), timers, watermarks, the events of their inputs that
+// wait for a watermark, and their alerts not yet delivered, with each
+// rule's identity (name and match hash). It runs between two events;
+// memory beyond the state itself is bounded by one key's state. The
+// format is versioned and checksummed (docs/snapshot-format.md). Acks of
+// events still buffered are not part of it: a source replays those from
+// its own position.
+func (e *Engine) Snapshot(ctx context.Context, w io.Writer, partitions ...string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := &snapshotWriter{e: e, fw: wire.NewWriter(w), events: map[*event.Event]uint64{}, rules: map[int]uint64{}}
+	var parts []*partition
+	if len(partitions) == 0 {
+		e.eachPartition(func(p *partition) { parts = append(parts, p) })
+	} else {
+		byID := map[string]*partition{}
+		e.eachPartition(func(p *partition) { byID[p.id] = p })
+		for _, id := range partitions {
+			p, ok := byID[id]
+			if !ok {
+				return fmt.Errorf("cep: snapshot: no partition %q", id)
+			}
+			if !slices.Contains(parts, p) {
+				parts = append(parts, p)
+			}
+		}
+	}
+	if err := s.write(ctx, parts, len(partitions) == 0); err != nil {
+		return fmt.Errorf("cep: snapshot: %w", err)
+	}
+	return nil
+}
+
+type snapshotWriter struct {
+	e      *Engine
+	fw     *wire.Writer
+	enc    wire.Enc // the frame being built
+	evEnc  wire.Enc // an event frame, built while a key's frame is
+	stEnc  wire.Enc // a sequence state, built before its key's frame
+	events map[*event.Event]uint64
+	rules  map[int]uint64 // rule index → ref
+	frames uint64
+	err    error
+}
+
+func (s *snapshotWriter) frame(kind byte, e *wire.Enc) {
+	if s.err != nil {
+		return
+	}
+	s.err = s.fw.Frame(kind, e.Bytes())
+	s.frames++
+}
+
+// ref returns an event's number, writing the event first if it is new.
+func (s *snapshotWriter) ref(ev *event.Event) uint64 {
+	if ev == nil {
+		return 0
+	}
+	if r, ok := s.events[ev]; ok {
+		return r
+	}
+	r := uint64(len(s.events) + 1)
+	s.events[ev] = r
+	fields, err := json.Marshal(ev.Fields)
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	e := &s.evEnc
+	e.Reset()
+	e.Uvarint(r)
+	e.String(ev.ID)
+	e.Varint(ev.Time)
+	e.Uvarint(ev.Seq)
+	e.Blob(fields)
+	s.frame(frameEvent, e)
+	return r
+}
+
+func (s *snapshotWriter) write(ctx context.Context, parts []*partition, full bool) error {
+	e := s.e
+	enc := &s.enc
+	enc.Reset()
+	enc.String(snapshotMagic)
+	enc.Uvarint(SnapshotVersion)
+	enc.Varint(e.cfg.now().UnixMilli())
+	enc.Uvarint(uint64(len(e.groups)))
+	enc.Bool(full)
+	enc.Varint(e.floor)
+	enc.Varint(e.wmX)
+	enc.Uvarint(uint64(len(parts)))
+	for _, p := range parts {
+		enc.String(p.id)
+	}
+	s.frame(frameHeader, enc)
+
+	for ix, r := range e.rs.Rules {
+		s.rules[ix] = uint64(ix + 1)
+		enc.Reset()
+		enc.Uvarint(uint64(ix + 1))
+		enc.String(r.Name)
+		enc.String(r.MatchHash)
+		if r.Sequence != nil {
+			enc.Uvarint(1)
+			enc.String(e.workers[0].nfas[ix].Fingerprint())
+		} else {
+			enc.Uvarint(0)
+			enc.String("")
+		}
+		s.frame(frameRule, enc)
+	}
+
+	// The inputs whose state goes with the snapshot: those of the input
+	// partitions named, or all in a full snapshot (their buffers feed
+	// the key groups).
+	var inputs []*input
+	for _, in := range e.inputList {
+		if full || (in.part != nil && slices.Contains(parts, in.part)) {
+			inputs = append(inputs, in)
+		}
+	}
+	for _, in := range inputs {
+		enc.Reset()
+		enc.String(in.name)
+		enc.Varint(in.opts.OutOfOrderness.Milliseconds())
+		enc.Varint(in.opts.IdleTimeout.Milliseconds())
+		enc.String(in.opts.PartitionKey)
+		enc.Bool(in.hasTime)
+		enc.Varint(in.maxTime)
+		enc.Varint(in.wm)
+		enc.Uvarint(in.seq)
+		s.frame(frameInput, enc)
+	}
+
+	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		enc.Reset()
+		enc.String(p.id)
+		enc.Varint(p.wm)
+		enc.Uvarint(p.timerSeq)
+		s.frame(framePartition, enc)
+		s.partition(p)
+		if s.err != nil {
+			return s.err
+		}
+	}
+
+	for _, in := range inputs {
+		in.buf.each(func(it *item) { s.buffered(in, 0, it) })
+		in.xq.each(func(it *item) { s.buffered(in, 1, it) })
+	}
+	for _, p := range parts {
+		for _, a := range e.out.pendingOf(p.id) {
+			data, err := json.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("alert %s: %w", a.ID, err)
+			}
+			enc.Reset()
+			enc.String(p.id)
+			enc.Blob(data)
+			s.frame(frameAlert, enc)
+		}
+	}
+	enc.Reset()
+	enc.Uvarint(s.frames)
+	s.frame(frameEnd, enc)
+	if s.err != nil {
+		return s.err
+	}
+	return s.fw.Flush()
+}
+
+func (s *snapshotWriter) buffered(in *input, where uint64, it *item) {
+	r := s.ref(it.ev)
+	enc := &s.enc
+	enc.Reset()
+	enc.String(in.name)
+	enc.Uvarint(where)
+	enc.Uvarint(r)
+	s.frame(frameBuffered, enc)
+}
+
+// partition writes a partition's keys, throttle clocks and timers.
+func (s *snapshotWriter) partition(p *partition) {
+	enc := &s.enc
+	for ix, rs := range p.rule {
+		if rs == nil {
+			continue
+		}
+		ref := s.rules[ix]
+		for _, key := range sortedKeys(rs.thr) {
+			k := rs.thr[key]
+			last := s.ref(k.last) // before the frame is begun: it may write an event
+			enc.Reset()
+			enc.Uvarint(ref)
+			enc.String(p.id)
+			enc.String(key)
+			enc.Bool(k.lastTrue)
+			enc.Uvarint(last)
+			enc.Varint(k.end)
+			enc.Varint(k.scheduled)
+			enc.Varint(k.ttlAt)
+			enc.Bool(k.win != nil)
+			if k.win != nil {
+				k.win.Encode(enc)
+			}
+			s.frame(frameKey, enc)
+		}
+		nfa := s.e.workers[0].nfas[ix]
+		for _, key := range sortedKeys(rs.seq) {
+			k := rs.seq[key]
+			// Events are written as the state refers to them, so the
+			// state is encoded apart and copied into the frame.
+			st := &s.stEnc
+			st.Reset()
+			nfa.EncodeState(st, k.st, s.ref)
+			enc.Reset()
+			enc.Uvarint(ref)
+			enc.String(p.id)
+			enc.String(key)
+			enc.Varint(k.scheduled)
+			enc.Varint(k.lastEvent)
+			enc.Varint(k.ttlAt)
+			enc.Blob(st.Bytes())
+			s.frame(frameKey, enc)
+		}
+		for _, key := range sortedKeys(rs.throttle) {
+			enc.Reset()
+			enc.Uvarint(ref)
+			enc.String(p.id)
+			enc.String(key)
+			enc.Varint(rs.throttle[key])
+			s.frame(frameThrottle, enc)
+		}
+	}
+	for _, t := range p.timers {
+		if t.rs.dead {
+			continue
+		}
+		enc.Reset()
+		enc.Uvarint(s.rules[t.rs.ix])
+		enc.String(p.id)
+		enc.String(t.key)
+		enc.Varint(t.At)
+		enc.Uvarint(t.seq)
+		enc.Uvarint(uint64(t.kind))
+		s.frame(frameTimer, enc)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,171 @@
+package cep
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/patterns/sequence"
+	"github.com/vigilhq/vigil/rules"
+)
+
+// worker is what one goroutine needs to process partitions: its own
+// expression evaluator and its own compiled automata (both keep working
+// space), and scratch buffers. Partitions hold no worker data, so any
+// worker may process any partition.
+type worker struct {
+	e    *Engine
+	eval *rules.Evaluator
+	nfas []*sequence.NFA // by rule index; nil for threshold rules
+	// keyFailures counts, by rule index, events whose key could not be
+	// computed.
+	keyFailures []uint64
+	args, vals  []any // threshold scratch
+	// emit state for sequence matches (bound once: no closure per event)
+	emitP   *partition
+	emitRS  *ruleState
+	emitKey string
+	emit    func(sequence.Match)
+}
+
+func newWorker(e *Engine, rs *rules.Ruleset) (*worker, error) {
+	w := &worker{e: e, eval: rules.NewEvaluator(rs), nfas: make([]*sequence.NFA, len(rs.Rules)),
+		keyFailures: make([]uint64, len(rs.Rules))}
+	for i, r := range rs.Rules {
+		if r.Sequence == nil {
+			continue
+		}
+		nfa, err := sequence.Compile(w.eval.Pattern(r.Sequence, e.cfg.maxPartial))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: rule %q: %w", r.File, r.Line, r.Name, err)
+		}
+		w.nfas[i] = nfa
+	}
+	w.emit = w.onMatch
+	return w, nil
+}
+
+// route evaluates rule ix's where and key for ev.
+func (w *worker) route(ix int, ev *event.Event) (string, bool) {
+	r := w.e.rs.Rules[ix]
+	if !w.eval.Bool(r.Where, ev, "") {
+		return "", false
+	}
+	key, ok := w.eval.KeyOf(r, ev)
+	if !ok {
+		w.keyFailures[ix]++
+	}
+	return key, ok
+}
+
+// routeBatch routes a chunk's events to key groups: for each event,
+// every rule served through the exchange for its input.
+func (w *worker) routeBatch(c *routeChunk) {
+	n := len(c.routes)
+	for i := range c.items {
+		it := &c.items[i]
+		for _, ix := range it.in.xrules {
+			key, ok := w.route(ix, it.ev)
+			if !ok {
+				continue
+			}
+			kg := keyGroup(key, n)
+			if len(c.routes[kg]) == 0 {
+				c.touched = append(c.touched, kg)
+			}
+			c.routes[kg] = append(c.routes[kg], routed{ev: it.ev, key: key, rule: int32(ix)})
+		}
+	}
+}
+
+// handle gives an event that passed rule rs's where to its key.
+func (w *worker) handle(p *partition, rs *ruleState, ev *event.Event, key string) {
+	if rs.rule.Sequence != nil {
+		w.sequenceEvent(p, rs, ev, key)
+	} else {
+		w.thresholdEvent(p, rs, ev, key)
+	}
+}
+
+func (w *worker) timer(p *partition, rs *ruleState, key string, at int64) {
+	if rs.rule.Sequence != nil {
+		w.sequenceTimer(p, rs, key, at)
+	} else {
+		w.thresholdTimer(p, rs, key, at)
+	}
+}
+
+func (w *worker) ttl(p *partition, rs *ruleState, key string, at int64) {
+	if rs.rule.Sequence != nil {
+		w.sequenceTTL(p, rs, key, at)
+	} else {
+		w.thresholdTTL(p, rs, key, at)
+	}
+}
+
+// pool runs the parallel phases of a step on the workers. The calling
+// goroutine works as worker 0; the others wait for jobs.
+type pool struct {
+	workers []*worker
+	jobs    []chan *job
+}
+
+type job struct {
+	n    int
+	next atomic.Int64
+	fn   func(w *worker, i int)
+	wg   sync.WaitGroup
+}
+
+func newPool(workers []*worker) *pool {
+	p := &pool{workers: workers}
+	for _, w := range workers[1:] {
+		ch := make(chan *job)
+		p.jobs = append(p.jobs, ch)
+		go func() {
+			for j := range ch {
+				j.work(w)
+				j.wg.Done()
+			}
+		}()
+	}
+	return p
+}
+
+// run calls fn(w, i) for every i in [0, n), spread over the workers, and
+// returns when all have returned.
+func (p *pool) run(n int, fn func(w *worker, i int)) {
+	if n <= 1 || len(p.workers) == 1 {
+		for i := 0; i < n; i++ {
+			fn(p.workers[0], i)
+		}
+		return
+	}
+	j := &job{n: n, fn: fn}
+	helpers := min(len(p.jobs), n-1)
+	j.wg.Add(helpers)
+	for _, ch := range p.jobs[:helpers] {
+		ch <- j
+	}
+	j.work(p.workers[0])
+	j.wg.Wait()
+}
+
+func (j *job) work(w *worker) {
+	for {
+		i := int(j.next.Add(1)) - 1
+		if i >= j.n {
+			return
+		}
+		j.fn(w, i)
+	}
+}
+
+// stop ends the worker goroutines.
+func (p *pool) stop() {
+	for _, ch := range p.jobs {
+		close(ch)
+	}
+	p.jobs = nil
+}

@@ -1,0 +1,81 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigilhq/vigil/cep"
+	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/api"
+	"github.com/vigilhq/vigil/internal/replay"
+)
+
+// httpInput is POST /v1/events: one engine input, "http". Items that do
+// not decode, and events the engine rejects as late, are answered per
+// item and recorded in the dead-letter file; an item whose dead letter
+// cannot be written says so in its error.
+type httpInput struct {
+	in      *cep.Input
+	decoder *event.Decoder
+	dead    *deadLetterFile
+	seq     atomic.Uint64 // items numbered for the ids of events without one
+	started int64
+	wait    time.Duration // the longest a request waits for a full engine
+}
+
+var errIngestBusy = errors.New("the engine is full")
+
+// Ingest implements api.Ingester.
+func (h *httpInput) Ingest(ctx context.Context, items []json.RawMessage) ([]api.Rejected, error) {
+	var rejected []api.Rejected
+	var dead []replay.Rejected
+	evs := make([]*event.Event, 0, len(items))
+	index := make([]int, 0, len(items)) // item index of each event
+	reject := func(i int, err error) {
+		reason := event.ReasonOf(err)
+		rejected = append(rejected, api.Rejected{Index: i, Reason: reason, Error: err.Error()})
+		// Line is the item's number in the request, from 1.
+		dead = append(dead, replay.Rejected{Source: "http", Line: i + 1, Reason: reason, Error: err.Error(), Raw: string(items[i])})
+	}
+	base := h.next(len(items))
+	for i, raw := range items {
+		pos := "http:" + strconv.FormatInt(h.started, 36) + ":" + strconv.FormatUint(base+uint64(i), 10)
+		ev, err := h.decoder.Decode(raw, pos)
+		if err != nil {
+			reject(i, err)
+			continue
+		}
+		evs = append(evs, ev)
+		index = append(index, i)
+	}
+	if len(evs) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, h.wait)
+		late, err := h.in.Push(wctx, evs, nil)
+		cancel()
+		if err != nil {
+			if errors.Is(err, cep.ErrBusy) {
+				return nil, fmt.Errorf("%w: %v", errIngestBusy, err)
+			}
+			return nil, err
+		}
+		for _, l := range late {
+			reject(index[l.Index], l.Err)
+		}
+	}
+	if err := h.dead.write(dead...); err != nil {
+		for i := range rejected {
+			rejected[i].Error += " (and it could not be recorded in the dead-letter file: " + err.Error() + ")"
+		}
+	}
+	slices.SortFunc(rejected, func(a, b api.Rejected) int { return a.Index - b.Index })
+	return rejected, nil
+}
+
+// next reserves n item numbers and returns the first.
+func (h *httpInput) next(n int) uint64 { return h.seq.Add(uint64(n)) - uint64(n) + 1 }
