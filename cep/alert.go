@@ -10,7 +10,7 @@ import (
 	"github.com/vigilhq/vigil/event"
 )
 
-// Alert is what a rule raises (SPEC §6).
+// Alert is what a rule raises.
 type Alert struct {
 	// ID is deterministic: a hash of the rule name, the rule's match hash,
 	// the key and the ids of the matched events with the stage each
@@ -67,7 +67,7 @@ type alertJSON struct {
 	EventIDs    []string                    `json:"event_ids"`
 }
 
-// MarshalJSON writes the alert as in SPEC §6, times in RFC 3339 UTC with
+// MarshalJSON writes the alert in its wire form, times in RFC 3339 UTC with
 // milliseconds.
 func (a Alert) MarshalJSON() ([]byte, error) {
 	j := alertJSON{

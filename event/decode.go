@@ -43,7 +43,7 @@ func reject(reason, format string, args ...any) error {
 	return &Error{Reason: reason, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Defaults of SPEC §1.
+// Defaults of the event format.
 const (
 	DefaultTimeField = "ts"
 	DefaultIDField   = "id"
@@ -57,8 +57,8 @@ type Decoder struct {
 	IDField   string // default "id"
 	MaxSize   int    // bytes; default 1 MiB
 	MaxDepth  int    // nesting levels; default 32
-	// ProcessingTime uses Now() instead of the time field (SPEC §5,
-	// `time: processing`).
+	// ProcessingTime uses Now() instead of the time field
+	// (`time: processing`).
 	ProcessingTime bool
 	Now            func() time.Time // default time.Now
 }

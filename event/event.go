@@ -2,7 +2,7 @@
 // time and identity, and the decoder that turns raw bytes into one.
 //
 // Every other package (rules, the matchers in patterns/, the engine in cep/)
-// works on *Event, so the decoding rules of SPEC §1 live here and only here.
+// works on *Event, so the decoding rules live here and only here.
 package event
 
 import (

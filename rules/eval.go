@@ -17,7 +17,7 @@ import (
 // for concurrent use: each worker has its own.
 //
 // A runtime error (missing field, wrong type) makes a condition false and
-// is counted per rule; it never stops the engine (SPEC §2.1).
+// is counted per rule; it never stops the engine.
 type Evaluator struct {
 	vm  vm.VM
 	env Env

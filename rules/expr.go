@@ -61,7 +61,7 @@ type Expr struct {
 	prev    bool     // uses prev
 }
 
-// aggregateNames are the functions of SPEC §4.
+// aggregateNames are the aggregate functions of threshold conditions.
 var aggregateNames = []string{"count", "sum", "avg", "min", "max", "distinct", "stddev", "first", "last"}
 
 // aggSet collects the aggregates of one threshold rule, de-duplicated by

@@ -1,4 +1,4 @@
-// Package rules owns vigil's rules language (SPEC §2): it reads rules
+// Package rules owns vigil's rules language: it reads rules
 // files, validates them with positioned errors, compiles every expression
 // once with expr-lang, and hands the engine a Ruleset of compiled rules.
 //

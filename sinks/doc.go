@@ -1,4 +1,4 @@
-// Package sinks holds the places alerts go (SPEC §6, §12): an NDJSON file
+// Package sinks holds the places alerts go: an NDJSON file
 // or stdout ([File]), an HTTP webhook ([Webhook]), a Kafka topic ([Kafka]),
 // and [Fanout], which sends each alert to history sinks and, unless it is
 // a shadow or suppressed alert, to action sinks.

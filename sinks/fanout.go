@@ -18,7 +18,7 @@ const (
 	// shadow and suppressed ones included.
 	History Role = iota
 	// Action sinks (webhook, Kafka alerts topic) get only alerts that are
-	// neither shadow nor suppressed (SPEC §6).
+	// neither shadow nor suppressed.
 	Action
 )
 

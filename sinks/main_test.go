@@ -58,7 +58,7 @@ var (
 	t0 = time.Date(2026, 11, 20, 10, 4, 5, 123e6, time.UTC)
 )
 
-// testAlert returns an alert like SPEC §6's, with the given id and key.
+// testAlert returns a typical alert, with the given id and key.
 func testAlert(id, key string) cep.Alert {
 	return cep.Alert{
 		ID: id, Rule: "card-testing", RuleVersion: 7, RuleHash: "9f2c", Severity: "high",

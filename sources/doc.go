@@ -5,5 +5,5 @@
 // The Kafka source (Kafka) consumes a topic as a member of a consumer group,
 // dead-letters input it cannot decode, tracks a watermark per partition and
 // commits offsets only once the engine reports the records done
-// (at-least-once, SPEC §12).
+// (at-least-once).
 package sources

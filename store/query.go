@@ -1,5 +1,5 @@
 // Package store keeps alert history and answers the alert queries of the
-// HTTP API (SPEC §9, GET /v1/alerts) and of `vigil alerts`.
+// HTTP API (GET /v1/alerts) and of `vigil alerts`.
 //
 // The query semantics live in this file, once, for every implementation:
 // [Query] says which alerts match, [NewestFirst] how they are ordered,
@@ -7,7 +7,7 @@
 // embedded store ([SQLite]) translates them to SQL; [Paginate] is the same
 // thing in plain Go, for tests and in-memory implementations.
 //
-// Time has millisecond resolution everywhere (SPEC §1): an alert's time,
+// Time has millisecond resolution everywhere: an alert's time,
 // the From/To bounds and the cursor are all compared as Unix milliseconds.
 package store
 

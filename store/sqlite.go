@@ -20,7 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// SQLite is the embedded alert store (SPEC §11), the default when no
+// SQLite is the embedded alert store, the default when no
 // ClickHouse is configured.
 //
 // Why SQLite, and why modernc.org/sqlite: it is a real embedded database

@@ -1,4 +1,4 @@
-// Package api is vigil's HTTP API (SPEC §9): event ingestion, alert
+// Package api is vigil's HTTP API: event ingestion, alert
 // history, health. It knows nothing of Kafka or SQLite: the service hands it
 // small functions and interfaces.
 package api

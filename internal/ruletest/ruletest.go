@@ -1,4 +1,4 @@
-// Package ruletest runs rule tests (SPEC §7): YAML files that name rules
+// Package ruletest runs rule tests: YAML files that name rules
 // files, give input events and list the exact alerts expected. Events run
 // through the production engine (package cep), as in `vigil replay`.
 package ruletest

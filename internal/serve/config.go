@@ -35,7 +35,7 @@ type Config struct {
 	Logging LoggingConfig `yaml:"logging"`
 }
 
-// TimeConfig is SPEC §5.
+// TimeConfig says how events are timed and how time moves.
 type TimeConfig struct {
 	Field          string   `yaml:"field"`            // default ts
 	IDField        string   `yaml:"id_field"`         // default id

@@ -1,5 +1,5 @@
 // Package sequence matches sequence patterns with FlinkCEP's semantics
-// (SPEC §3): stages with contiguity, quantifiers, groups, negation, windows
+// : stages with contiguity, quantifiers, groups, negation, windows
 // and after-match skip strategies, over the events of one key.
 //
 // A Pattern is compiled once per rule and worker into an *NFA, shared by

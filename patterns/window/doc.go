@@ -1,4 +1,4 @@
-// Package window keeps the aggregates of threshold rules (SPEC §4)
+// Package window keeps the aggregates of threshold rules
 // incrementally over one key's events inside a window.
 //
 // The engine owns one *Window per rule and key. For every event that enters

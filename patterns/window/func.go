@@ -2,7 +2,7 @@ package window
 
 import "strconv"
 
-// Func is an aggregate function of a threshold condition (SPEC §4).
+// Func is an aggregate function of a threshold condition.
 type Func uint8
 
 // The aggregate functions. Except for Count, each takes one argument.
