@@ -1,6 +1,6 @@
-// Package sequence matches sequence patterns with FlinkCEP's semantics
-// : stages with contiguity, quantifiers, groups, negation, windows
-// and after-match skip strategies, over the events of one key.
+// Package sequence matches sequence patterns with FlinkCEP's semantics:
+// stages with contiguity, quantifiers, groups, negation, windows and
+// after-match skip strategies, over the events of one key.
 //
 // A Pattern is compiled once per rule and worker into an *NFA, shared by
 // every key that worker handles. Each key owns a *State. The caller feeds a key's
