@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/vigilhq/vigil/event"
@@ -89,7 +90,58 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 	if j.EventIDs == nil {
 		j.EventIDs = []string{}
 	}
+	data, err := json.Marshal(j)
+	if err == nil {
+		return data, nil
+	}
+	// A value JSON cannot carry (NaN, an infinity, from an embedding
+	// program's own types) must not make the alert unwritable — it would
+	// hold back every alert behind it: such values are written as null.
+	j.Fields = sanitizeMap(j.Fields)
+	j.Values = sanitizeMap(j.Values)
+	if j.Matched != nil {
+		m := make(map[string][]map[string]any, len(j.Matched))
+		for stage, evs := range j.Matched {
+			list := make([]map[string]any, len(evs))
+			for i, ev := range evs {
+				list[i] = sanitizeMap(ev)
+			}
+			m[stage] = list
+		}
+		j.Matched = m
+	}
 	return json.Marshal(j)
+}
+
+func sanitizeMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = sanitize(v)
+	}
+	return out
+}
+
+// sanitize returns v with every value JSON cannot encode replaced by nil.
+func sanitize(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return x
+	case map[string]any:
+		return sanitizeMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = sanitize(e)
+		}
+		return out
+	}
+	if _, err := json.Marshal(v); err != nil {
+		return nil
+	}
+	return v
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes.

@@ -1,6 +1,7 @@
 package cep
 
 import (
+	"bytes"
 	"context"
 	"math/rand"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/vigilhq/vigil/event"
 )
+
+var benchOpts []Option
 
 // BenchmarkThresholdVelocity runs the velocity rule of `vigil bench` over
 // 10k keys: rule where, key, threshold where, two aggregates, condition.
@@ -21,7 +24,7 @@ func BenchmarkThresholdVelocity(b *testing.B) {
       window: 10m
       condition: count() >= 5 && sum(amount) > 100
 `)
-	eng, err := New(rs)
+	eng, err := New(rs, benchOpts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,4 +96,98 @@ func BenchmarkSequence3(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// snapshotEngine returns an engine holding state for 100k keys of each
+// of two rules: a sliding window of a few events per card, and partial
+// matches of a 3-stage sequence per account.
+func snapshotEngine(b *testing.B) *Engine {
+	rs := mustLoad(b, `rules:
+  - name: declined-velocity
+    key: card_id
+    threshold:
+      window: 1h
+      condition: count() >= 50 && sum(amount) > 100
+  - name: login-payee-transfer
+    key: card_id
+    pattern:
+      - begin: login
+        where: type == "login"
+      - followed_by: payee
+        where: type == "new_payee"
+      - followed_by: transfer
+        where: type == "transfer" && amount > 900
+    within: 1h
+`)
+	eng, err := New(rs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	kinds := [...]string{"login", "new_payee", "view"}
+	const keys = 100000
+	for i := 0; i < 3*keys; i++ {
+		ev := &event.Event{ID: "e" + strconv.Itoa(i), Time: int64(i / 100), Fields: map[string]any{
+			"type": kinds[i/keys], "card_id": "card-" + strconv.Itoa(i%keys), "amount": float64(i % 1000)}}
+		if err := eng.ProcessEvent(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return eng
+}
+
+// BenchmarkSnapshot100kKeys: one op writes the state of 100k keys of a
+// threshold rule (3 events each in the window) and 100k of a sequence
+// rule (a partial match of 2 events each). Reports bytes per key and the
+// time per 100k keys (the engine's pause).
+func BenchmarkSnapshot100kKeys(b *testing.B) {
+	eng := snapshotEngine(b)
+	defer eng.Close(context.Background())
+	ctx := context.Background()
+	var size int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var buf bytes.Buffer
+		if err := eng.Snapshot(ctx, &buf); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+	}
+	b.StopTimer()
+	st := eng.Stats()
+	keys := st.Rules["declined-velocity"].Keys + st.Rules["login-payee-transfer"].Keys
+	b.ReportMetric(float64(size)/float64(keys), "bytes/key")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(keys)*100000, "ms/100k-keys")
+}
+
+// BenchmarkRestore100kKeys: one op restores that snapshot into a new
+// engine.
+func BenchmarkRestore100kKeys(b *testing.B) {
+	eng := snapshotEngine(b)
+	ctx := context.Background()
+	var buf bytes.Buffer
+	if err := eng.Snapshot(ctx, &buf); err != nil {
+		b.Fatal(err)
+	}
+	st := eng.Stats()
+	keys := st.Rules["declined-velocity"].Keys + st.Rules["login-payee-transfer"].Keys
+	_ = eng.Close(ctx)
+	data := buf.Bytes()
+	rs := eng.Ruleset()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fresh, err := New(rs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := fresh.Restore(ctx, bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		_ = fresh.Close(ctx)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(keys)*100000, "ms/100k-keys")
 }

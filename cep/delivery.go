@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,14 +45,16 @@ type delivery struct {
 	mu      sync.Mutex
 	q       []outEntry // q[head:] is live
 	head    int
-	alerts  int           // alerts in the queue, those in flight included
+	alerts  atomic.Int64  // alerts in the queue, those in flight included (read without the lock)
 	roomCh  chan struct{} // closed when entries leave the queue
 	wake    chan struct{} // a new entry (buffered, 1)
+	hurry   chan struct{} // deliver now: a flush waits, or a batch is full (buffered, 1)
+	acking  int           // acks taken off the queue and still running
 	err     error         // the last failure, until a success
 	attempt int
 	cancel  context.CancelFunc // of the attempt in flight
 	stopped bool
-	failed  error // delivery gave up (WithDeliveryAttempts)
+	failed  atomic.Pointer[error] // delivery gave up (WithDeliveryAttempts)
 
 	stop chan struct{}
 	done chan struct{}
@@ -60,7 +63,8 @@ type delivery struct {
 func newDelivery(cfg config) *delivery {
 	d := &delivery{deliver: cfg.deliver, capacity: cfg.alertQueue, maxBatch: cfg.maxBatch,
 		minWait: cfg.minBackoff, maxWait: cfg.maxBackoff, attempts: cfg.maxAttempts, onErr: cfg.onDeliveryErr,
-		roomCh: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		roomCh: make(chan struct{}), wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go d.loop()
 	return d
 }
@@ -79,25 +83,36 @@ func (d *delivery) enqueue(alerts []pendingAlert, acks []func()) {
 	for _, ack := range acks {
 		d.q = append(d.q, outEntry{ack: ack})
 	}
-	d.alerts += len(alerts)
+	n := d.alerts.Add(int64(len(alerts)))
 	d.mu.Unlock()
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+	if n >= int64(d.maxBatch) || len(acks) > 0 {
+		d.rush()
+	}
 }
 
-func (d *delivery) full() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.alerts >= d.capacity
+// rush ends the stage's lingering: deliver what is queued now.
+func (d *delivery) rush() {
+	select {
+	case d.hurry <- struct{}{}:
+	default:
+	}
 }
 
-func (d *delivery) queued() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.alerts
-}
+// linger is how long the stage waits, after the first alert of a burst,
+// for more to deliver them in one batch — and to wake its goroutine once
+// per burst rather than once per alert. Acks, a full batch, Flush and
+// Close cut it short.
+const linger = time.Millisecond
+
+// full and queued read a counter, not the lock: the engine asks on
+// every event.
+func (d *delivery) full() bool { return d.alerts.Load() >= int64(d.capacity) }
+
+func (d *delivery) queued() int { return int(d.alerts.Load()) }
 
 func (d *delivery) lastError() error {
 	d.mu.Lock()
@@ -141,6 +156,17 @@ func (d *delivery) loop() {
 			case <-d.wake:
 			case <-d.stop:
 			}
+			d.mu.Lock()
+		}
+		if d.head < len(d.q) && !d.stopped {
+			d.mu.Unlock()
+			t := time.NewTimer(linger)
+			select {
+			case <-t.C:
+			case <-d.hurry:
+			case <-d.stop:
+			}
+			t.Stop()
 			d.mu.Lock()
 		}
 		// Take alerts up to a batch, and the acks among and right after
@@ -200,7 +226,8 @@ func (d *delivery) write(alerts []Alert) bool {
 		}
 		if d.attempts > 0 && attempt >= d.attempts {
 			d.mu.Lock()
-			d.failed = fmt.Errorf("%w: %w", ErrDeliveryFailed, err)
+			failed := fmt.Errorf("%w: %w", ErrDeliveryFailed, err)
+			d.failed.Store(&failed)
 			close(d.roomCh) // wake every waiter: they see the failure
 			d.roomCh = make(chan struct{})
 			d.mu.Unlock()
@@ -244,7 +271,7 @@ func (d *delivery) commit(n int, all bool) {
 	removed := i - d.head
 	for j := d.head; j < i; j++ {
 		if d.q[j].ack == nil {
-			d.alerts--
+			d.alerts.Add(-1)
 		}
 		d.q[j] = outEntry{}
 	}
@@ -261,17 +288,22 @@ func (d *delivery) commit(n int, all bool) {
 		clear(d.q[k:])
 		d.q, d.head = d.q[:k], 0
 	}
-	if removed > 0 {
-		close(d.roomCh)
-		d.roomCh = make(chan struct{})
-	}
 	if d.attempt > 0 && (all || removed > 0) {
 		d.err, d.attempt = nil, 0
 	}
+	d.acking += len(acks)
 	d.mu.Unlock()
 	for _, ack := range acks {
 		ack()
 	}
+	// Only now: Flush promises that the acks of what it waited for ran.
+	d.mu.Lock()
+	d.acking -= len(acks)
+	if removed > 0 {
+		close(d.roomCh)
+		d.roomCh = make(chan struct{})
+	}
+	d.mu.Unlock()
 }
 
 // ErrDeliveryFailed is returned once delivery has given up (see
@@ -280,9 +312,10 @@ var ErrDeliveryFailed = errors.New("cep: alert delivery failed")
 
 // failure returns the error delivery gave up with, or nil.
 func (d *delivery) failure() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.failed
+	if p := d.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // flush waits until the queue is empty. When ctx ends first it returns
@@ -290,15 +323,16 @@ func (d *delivery) failure() error {
 func (d *delivery) flush(ctx context.Context) error {
 	for {
 		d.mu.Lock()
-		empty := len(d.q) == d.head
-		room, failed := d.roomCh, d.failed
+		empty := len(d.q) == d.head && d.acking == 0
+		room := d.roomCh
 		d.mu.Unlock()
-		if failed != nil {
+		if failed := d.failure(); failed != nil {
 			return failed
 		}
 		if empty {
 			return nil
 		}
+		d.rush()
 		select {
 		case <-room:
 		case <-ctx.Done():
@@ -333,6 +367,7 @@ func (d *delivery) close(force bool) {
 		d.cancel()
 	}
 	d.mu.Unlock()
+	d.rush()
 	if force {
 		close(d.stop)
 	} else {

@@ -29,7 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,27 +65,39 @@ type Engine struct {
 
 	inputs    map[string]*input
 	inputList []*input     // sorted by name
+	defaultIn *input       // inputs[defaultInput], once opened
 	groups    []*partition // the exchange's key groups
 	wake      wakeHeap     // key groups by their next timer
 
-	floor    int64 // the highest AdvanceWatermark
-	wmX      int64 // the exchange's watermark
-	buffered int   // accepted events not yet processed everywhere
-	closed   bool  // refuses new events
-	draining bool  // Close: every buffered event is due
-	stopped  bool  // workers stopped
+	floor    int64  // the highest AdvanceWatermark
+	wmX      int64  // the exchange's watermark
+	xPassed  int64  // the watermark up to which the exchange has processed
+	minName  string // the first-named active input at wmX (see releasable)
+	buffered int    // accepted events not yet processed everywhere
+	closed   bool   // refuses new events
+	draining bool   // Close: every buffered event is due
+	stopped  bool   // workers stopped
 
-	acks []func() // batches done this step
+	acks   []func() // batches done this step
+	forced uint64   // times a full buffer forced watermarks forward
 
 	processed, late uint64
 	rejected        map[string]uint64
 	retired         map[string]RuleStats // counters of rule states an update dropped
 
-	// step scratch
-	chunks    []routeChunk
-	batch     []item
-	running   []*partition
-	collected []pendingAlert
+	// step scratch, and the step's parallel phases bound once (a closure
+	// per step would allocate)
+	chunks                          []routeChunk
+	batch                           []item
+	running                         []*partition
+	groupsToRun                     []*partition
+	feeding                         []*input
+	routes                          []routed
+	collected                       []pendingAlert
+	runInputFn, runGroupFn, routeFn func(w *worker, i int)
+	// timed is the number of inputs with an idle timeout: only then does a
+	// step read the wall clock.
+	timed int
 }
 
 // routeChunk is one slice of a step's batch, routed by one worker.
@@ -105,7 +117,7 @@ func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
 	if rs.Version == 0 {
 		rs.Version = 1
 	}
-	e := &Engine{cfg: cfg, rs: rs, inputs: map[string]*input{}, floor: math.MinInt64, wmX: math.MinInt64,
+	e := &Engine{cfg: cfg, rs: rs, inputs: map[string]*input{}, floor: math.MinInt64, wmX: math.MinInt64, xPassed: math.MinInt64,
 		rejected: map[string]uint64{}, retired: map[string]RuleStats{}}
 	e.keyText = keyTexts(rs)
 	for i := 0; i < cfg.workers; i++ {
@@ -119,13 +131,45 @@ func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
 	for i := range e.chunks {
 		e.chunks[i].routes = make([][]routed, cfg.keyGroups)
 	}
+	// The key groups sit side by side in memory: a step touches a few at
+	// random, and their headers stay in cache.
+	groups := make([]partition, cfg.keyGroups)
 	e.groups = make([]*partition, cfg.keyGroups)
-	for i := range e.groups {
-		e.groups[i] = newPartition(e, keyGroupID(i), i)
+	for i := range groups {
+		groups[i] = *newPartition(e, keyGroupID(i), i)
+		e.groups[i] = &groups[i]
 	}
+	e.layOut(len(rs.Rules))
 	e.pool = newPool(e.workers)
 	e.out = newDelivery(cfg)
+	e.runInputFn = func(w *worker, i int) {
+		p := e.running[i]
+		p.runInput(w, p.in.due, p.in.wm)
+	}
+	e.runGroupFn = func(w *worker, i int) { e.groupsToRun[i].runRouted(w, e.wmX) }
+	e.routeFn = func(w *worker, c int) { w.routeBatch(&e.chunks[c]) }
 	return e, nil
+}
+
+// now reads the wall clock when something needs it: an input that can go
+// idle, or the wall clock to follow.
+func (e *Engine) now() time.Time {
+	if e.timed == 0 && !e.cfg.followWall {
+		return time.Time{}
+	}
+	return e.cfg.now()
+}
+
+// layOut gives every key group its rule states' storage in one block,
+// group after group, for a ruleset of n rules.
+func (e *Engine) layOut(n int) {
+	ptrs := make([]*ruleState, len(e.groups)*n)
+	slab := make([]ruleState, len(e.groups)*n)
+	for i, p := range e.groups {
+		rule := ptrs[i*n : (i+1)*n : (i+1)*n]
+		copy(rule, p.rule)
+		p.rule, p.slab = rule, slab[i*n:(i+1)*n:(i+1)*n]
+	}
 }
 
 // keyTexts returns each rule's key as written: one expression's source,
@@ -196,7 +240,7 @@ func (e *Engine) toEvent(in any) (*event.Event, error) {
 // ProcessEvent adds a decoded event to the default input. An event
 // without an ID gets one from its arrival number.
 func (e *Engine) ProcessEvent(ctx context.Context, ev *event.Event) error {
-	rej, err := e.push(ctx, defaultInput, []*event.Event{ev}, nil)
+	rej, err := e.push(ctx, nil, []*event.Event{ev}, nil)
 	if err != nil {
 		return err
 	}
@@ -245,10 +289,13 @@ func (e *Engine) FollowWallClock(on bool) {
 }
 
 // Watermark returns the exchange's watermark: with only the default
-// input, that input's.
+// input, that input's. It is the zero time before any.
 func (e *Engine) Watermark() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.wmX == minTime {
+		return time.Time{}
+	}
 	return time.UnixMilli(e.wmX).UTC()
 }
 
@@ -257,12 +304,16 @@ func (e *Engine) Watermark() time.Time {
 // the last delivery error, and the alerts stay queued.
 func (e *Engine) Flush(ctx context.Context) error { return e.out.flush(ctx) }
 
-// Close refuses new events, processes every buffered event (as if the
-// out-of-orderness were 0), delivers every pending alert, and stops the
-// engine. If delivery does not finish before ctx ends, Close returns the
-// delivery error and may be called again to go on waiting. It does not
-// move time past the last event: to close open windows and confirm
-// pending absences, AdvanceWatermark to EndOfTime first, as replay does.
+// Close refuses new events, processes the buffered events (each input as
+// if its out-of-orderness were 0), delivers every pending alert, and
+// stops the engine. With several inputs the exchange goes only as far as
+// the oldest active input's newest event, so a lagging input's keys see
+// no time pass that its events have not: what lies beyond is left
+// unprocessed and unacknowledged, for its source to deliver again. If
+// delivery does not finish before ctx ends, Close returns the delivery
+// error and may be called again to go on waiting. It does not move time
+// past the last event: to close open windows and confirm pending
+// absences, AdvanceWatermark to EndOfTime first, as replay does.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.stopped {
@@ -313,42 +364,57 @@ func (e *Engine) step() {
 	if e.stopped {
 		return
 	}
-	e.watermarks(e.cfg.now())
+	e.watermarks(e.now())
 	e.running = e.running[:0]
 
 	// Inputs: release what their watermark passed.
+	single := len(e.inputList) == 1
 	for _, in := range e.inputList {
+		if in.part == nil {
+			// No rule of its own: straight on to the exchange, or, the only
+			// input, straight into its batch.
+			if single && in.xq.len() == 0 && in.wm <= e.wmX {
+				for in.buf.len() > 0 && in.buf.peek().ev.Time <= in.wm {
+					e.batch = append(e.batch, in.buf.pop())
+				}
+				continue
+			}
+			for in.buf.len() > 0 && in.buf.peek().ev.Time <= in.wm {
+				e.toExchange(in, in.buf.pop())
+			}
+			continue
+		}
 		in.due = in.due[:0]
 		for in.buf.len() > 0 && in.buf.peek().ev.Time <= in.wm {
 			it := in.buf.pop()
 			in.due = append(in.due, it)
 			if in.feedsExchange() {
-				in.xq.push(it)
+				e.toExchange(in, it)
 			}
 		}
-		if p := in.part; p != nil && (len(in.due) > 0 || p.nextTimer() <= in.wm) {
-			e.running = append(e.running, p)
+		if len(in.due) > 0 || in.part.nextTimer() <= in.wm {
+			e.running = append(e.running, in.part)
 		}
 	}
 	if n := len(e.running); n > 0 {
-		e.pool.run(n, func(w *worker, i int) {
-			p := e.running[i]
-			p.runInput(w, p.in.due, p.in.wm)
-		})
+		e.pool.run(n, e.runInputFn)
 	}
 	for _, in := range e.inputList {
+		if len(in.due) == 0 {
+			continue
+		}
 		if !in.feedsExchange() {
 			for i := range in.due {
 				e.complete(&in.due[i])
 			}
 		}
-		clear(in.due)
-		in.due = in.due[:0]
+		in.due = reuse(in.due)
 	}
 	inputParts := len(e.running)
 
 	// The exchange: due events of every input in order, routed by key.
 	e.merge()
+	e.xPassed = e.wmX
 	if len(e.batch) > 0 {
 		e.route()
 	}
@@ -360,15 +426,18 @@ func (e *Engine) step() {
 		}
 	}
 	groups := e.running[inputParts:]
-	sort.Slice(groups, func(i, j int) bool { return groups[i].kg < groups[j].kg })
+	if len(groups) > 1 {
+		slices.SortFunc(groups, func(a, b *partition) int { return a.kg - b.kg })
+	}
 	if len(groups) > 0 {
-		e.pool.run(len(groups), func(w *worker, i int) { groups[i].runRouted(w, e.wmX) })
+		e.groupsToRun = groups
+		e.pool.run(len(groups), e.runGroupFn)
+		e.groupsToRun = nil
 	}
 	for i := range e.batch {
 		e.complete(&e.batch[i])
 	}
-	clear(e.batch)
-	e.batch = e.batch[:0]
+	e.batch = reuse(e.batch)
 	for _, p := range groups {
 		p.touched = false
 		if nt := p.nextTimer(); nt < p.wakeAt {
@@ -379,9 +448,23 @@ func (e *Engine) step() {
 
 	e.collect()
 	e.out.enqueue(e.collected, e.acks)
-	clear(e.collected)
-	e.collected = e.collected[:0]
+	e.collected = reuse(e.collected)
 	e.acks = nil
+}
+
+// toExchange queues an item released by its input for the exchange —
+// unless the exchange has passed it (an event restored into an engine
+// that had gone further): key groups never see time go back, so it is
+// late for them.
+func (e *Engine) toExchange(in *input, it item) {
+	if it.ev.Time < e.xPassed {
+		e.late++
+		// Done for the exchange; an input partition processes it this
+		// step, and its ack waits for the step's alerts anyway.
+		e.complete(&it)
+		return
+	}
+	in.xq.push(it)
 }
 
 func (e *Engine) touch(p *partition) {
@@ -403,24 +486,34 @@ func (e *Engine) complete(it *item) {
 }
 
 // watermarks moves each input's watermark and the exchange's.
+//
+// An input's is its newest event time minus its out-of-orderness (its
+// newest event time when it is idle or the engine drains). Only when every
+// input is idle does time follow the wall clock: an idle input among
+// active ones may be a stalled one, whose events are on their way. The
+// exchange's is the minimum over the active inputs that feed it; an input
+// that has told no time yet holds it; when every input is idle it is the
+// highest of theirs (nothing is pending anywhere).
 func (e *Engine) watermarks(now time.Time) {
 	full := e.buffered >= e.cfg.maxBuffered
 	nowMS := now.UnixMilli()
-	x, active, hold := int64(math.MaxInt64), false, false
-	// drainTo is the highest watermark of the inputs feeding the exchange:
-	// where it goes when nothing is pending anywhere (every input idle,
-	// their buffers empty) or when Close drains.
-	drainTo := int64(math.MinInt64)
+	allIdle := len(e.inputList) > 0
 	for _, in := range e.inputList {
-		idle := in.idle(now, full)
+		in.idleNow = in.idle(now, full) || (e.draining && !in.hasTime)
+		allIdle = allIdle && in.idleNow
+	}
+	x, active, hold := int64(math.MaxInt64), false, false
+	drainTo := int64(math.MinInt64)
+	e.minName = ""
+	for _, in := range e.inputList {
 		w := max(in.wm, e.floor)
 		if in.hasTime {
 			w = max(w, in.maxTime-in.ooo)
-			if e.draining || idle {
+			if e.draining || in.idleNow {
 				w = max(w, in.maxTime)
 			}
 		}
-		if idle && e.cfg.followWall {
+		if allIdle && e.cfg.followWall {
 			w = max(w, nowMS-in.ooo)
 		}
 		in.wm = w
@@ -428,46 +521,63 @@ func (e *Engine) watermarks(now time.Time) {
 			continue
 		}
 		drainTo = max(drainTo, w)
-		if idle {
+		if in.idleNow {
 			continue
 		}
 		if !in.hasTime {
 			hold = true // active, but its time is not known yet
 			continue
 		}
+		if w < x || (w == x && in.name < e.minName) {
+			e.minName = in.name
+		}
 		x, active = min(x, w), true
 	}
 	switch {
-	case e.draining:
-		e.wmX = max(e.wmX, drainTo)
 	case hold:
 	case active:
 		e.wmX = max(e.wmX, x)
-	default: // every input idle
+	default: // every input feeding the exchange is idle
 		e.wmX = max(e.wmX, drainTo)
-		if e.cfg.followWall {
+		if allIdle && e.cfg.followWall {
 			e.wmX = max(e.wmX, nowMS-e.cfg.outOfOrderness)
 		}
 	}
 	e.wmX = max(e.wmX, e.floor)
+	if e.wmX > x || !active {
+		e.minName = "" // nothing at the watermark waits for an input
+	}
+}
+
+// releasable reports whether the exchange may process an item now: one
+// below its watermark, or at it from an input that no active input still
+// able to send events of that time precedes (ties are ordered by input
+// name, so an earlier-named input's next event of that time must come
+// first).
+func (e *Engine) releasable(it *item) bool {
+	t := it.ev.Time
+	return t < e.wmX || (t == e.wmX && (e.minName == "" || it.in.name <= e.minName))
 }
 
 // merge takes, from every input's exchange queue, the events the
 // exchange's watermark has passed, in processing order.
 func (e *Engine) merge() {
-	var feeding []*input
+	feeding := e.feeding[:0]
 	for _, in := range e.inputList {
-		if in.xq.len() > 0 && in.xq.front().ev.Time <= e.wmX {
+		if in.xq.len() > 0 && e.releasable(in.xq.front()) {
 			feeding = append(feeding, in)
 		}
 	}
+	e.feeding = feeding[:0]
 	if len(feeding) == 1 {
 		in := feeding[0]
-		for in.xq.len() > 0 && in.xq.front().ev.Time <= e.wmX {
+		feeding[0] = nil
+		for in.xq.len() > 0 && e.releasable(in.xq.front()) {
 			e.batch = append(e.batch, in.xq.pop())
 		}
 		return
 	}
+	defer func() { clear(feeding); e.feeding = feeding[:0] }()
 	for len(feeding) > 0 {
 		best := 0
 		for i := 1; i < len(feeding); i++ {
@@ -477,7 +587,7 @@ func (e *Engine) merge() {
 		}
 		in := feeding[best]
 		e.batch = append(e.batch, in.xq.pop())
-		if in.xq.len() == 0 || in.xq.front().ev.Time > e.wmX {
+		if in.xq.len() == 0 || !e.releasable(in.xq.front()) {
 			feeding = append(feeding[:best], feeding[best+1:]...)
 		}
 	}
@@ -493,12 +603,16 @@ func (e *Engine) route() {
 	if len(e.workers) > 1 && len(e.batch) >= parallelRouting {
 		n = len(e.workers)
 	}
+	if n == 1 {
+		e.routeDirect()
+		return
+	}
 	size := (len(e.batch) + n - 1) / n
 	for c := 0; c < n; c++ {
 		lo, hi := min(c*size, len(e.batch)), min((c+1)*size, len(e.batch))
 		e.chunks[c].items = e.batch[lo:hi]
 	}
-	e.pool.run(n, func(w *worker, c int) { w.routeBatch(&e.chunks[c]) })
+	e.pool.run(n, e.routeFn)
 	for c := 0; c < n; c++ {
 		ch := &e.chunks[c]
 		for _, kg := range ch.touched {
@@ -507,13 +621,53 @@ func (e *Engine) route() {
 				p.items, ch.routes[kg] = ch.routes[kg], p.items
 			} else {
 				p.items = append(p.items, ch.routes[kg]...)
-				clear(ch.routes[kg])
-				ch.routes[kg] = ch.routes[kg][:0]
+				ch.routes[kg] = reuse(ch.routes[kg])
 			}
 			e.touch(p)
 		}
 		ch.touched = ch.touched[:0]
 		ch.items = nil
+	}
+}
+
+// routeDirect routes the batch on the calling goroutine: into one shared
+// buffer while every event goes to the same key group (one event per step,
+// the common case, touches no other), spread over the groups' own lists
+// once a second group appears.
+func (e *Engine) routeDirect() {
+	w := e.workers[0]
+	n := len(e.groups)
+	var one *partition
+	for i := range e.batch {
+		it := &e.batch[i]
+		for _, ix := range it.in.xrules {
+			key, ok := w.route(ix, it.ev)
+			if !ok {
+				continue
+			}
+			p := e.groups[keyGroup(key, n)]
+			r := routed{ev: it.ev, key: key, rule: int32(ix)}
+			switch {
+			case one == nil && !p.touched:
+				one = p
+				e.touch(p)
+				fallthrough
+			case one == p:
+				e.routes = append(e.routes, r)
+			default:
+				if one != nil { // a second group: the shared buffer is the first's
+					one.items = append(one.items, e.routes...)
+					e.routes = reuse(e.routes)
+					one = nil
+				}
+				p.items = append(p.items, r)
+				e.touch(p)
+			}
+		}
+	}
+	if one != nil {
+		one.items, e.routes = e.routes, one.items
+		e.routes = reuse(e.routes)
 	}
 }
 
@@ -533,8 +687,7 @@ func (e *Engine) collect() {
 		return
 	case 1:
 		e.collected = append(e.collected, with[0].out...)
-		clear(with[0].out)
-		with[0].out = with[0].out[:0]
+		with[0].out = reuse(with[0].out)
 		return
 	}
 	heads := make([]int, len(with))
@@ -555,9 +708,19 @@ func (e *Engine) collect() {
 		heads[best]++
 	}
 	for _, p := range with {
-		clear(p.out)
-		p.out = p.out[:0]
+		p.out = reuse(p.out)
 	}
+}
+
+// reuse empties a scratch slice for the next step. Small ones keep their
+// old elements until overwritten — clearing them on every event costs more
+// than the few references they keep alive; large ones (after a burst) are
+// released.
+func reuse[T any](s []T) []T {
+	if cap(s) > 4096 {
+		return nil
+	}
+	return s[:0]
 }
 
 func keyGroupID(kg int) string { return "kg/" + itoa(kg) }

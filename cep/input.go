@@ -59,6 +59,8 @@ type input struct {
 	wm       int64
 	seq      uint64    // events accepted so far: the next one's Seq - 1
 	lastSeen time.Time // wall time of the last accepted event, or of the opening
+	pushing  int       // pushes waiting for room: the input is not idle
+	idleNow  bool      // idle in the current step
 }
 
 func (in *input) feedsExchange() bool { return len(in.xrules) > 0 }
@@ -68,7 +70,7 @@ func (in *input) feedsExchange() bool { return len(in.xrules) > 0 }
 // whole buffer — nothing is expected behind the silence — and no longer
 // holds back the exchange.
 func (in *input) idle(now time.Time, full bool) bool {
-	if in.opts.IdleTimeout <= 0 || now.Sub(in.lastSeen) < in.opts.IdleTimeout {
+	if in.opts.IdleTimeout <= 0 || in.pushing > 0 || now.Sub(in.lastSeen) < in.opts.IdleTimeout {
 		return false
 	}
 	return full || in.opts.Busy == nil || !in.opts.Busy()
@@ -83,10 +85,14 @@ type ingestBatch struct {
 }
 
 // Input is a handle on one input of an engine, for pushing its events.
-// It is safe for concurrent use.
+// It is safe for concurrent use. It names the input as it was opened: once
+// the input is removed, Push returns ErrNoInput, even if an input of the
+// same name is opened again (a Kafka partition revoked and assigned anew
+// must not receive the old assignment's records).
 type Input struct {
 	e    *Engine
 	name string
+	in   *input
 }
 
 // Name returns the input's name.
@@ -121,18 +127,35 @@ func (e *Engine) OpenInput(name string, opts InputOptions) (*Input, error) {
 	if _, ok := e.inputs[name]; ok {
 		return nil, fmt.Errorf("%w: %q", ErrInputExists, name)
 	}
-	e.addInput(name, opts)
-	return &Input{e: e, name: name}, nil
+	in := e.addInput(name, opts)
+	return &Input{e: e, name: name, in: in}, nil
 }
 
 func (e *Engine) addInput(name string, opts InputOptions) *input {
 	in := &input{name: name, opts: opts, ooo: opts.OutOfOrderness.Milliseconds(),
 		wm: e.floor, maxTime: math.MinInt64, lastSeen: e.cfg.now()}
 	e.inputs[name] = in
+	if name == defaultInput {
+		e.defaultIn = in
+	}
+	if opts.IdleTimeout > 0 {
+		e.timed++
+	}
 	e.inputList = append(e.inputList, in)
 	sort.Slice(e.inputList, func(i, j int) bool { return e.inputList[i].name < e.inputList[j].name })
 	e.place(in)
 	return in
+}
+
+// Input returns a handle on the open input of that name.
+func (e *Engine) Input(name string) (*Input, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.inputs[name]
+	if !ok {
+		return nil, false
+	}
+	return &Input{e: e, name: name, in: in}, true
 }
 
 // RemoveInput forgets an input, as when its Kafka partition moves to
@@ -150,6 +173,12 @@ func (e *Engine) RemoveInput(name string) error {
 	}
 	e.buffered -= in.buf.len() + in.xq.len()
 	delete(e.inputs, name)
+	if in == e.defaultIn {
+		e.defaultIn = nil
+	}
+	if in.opts.IdleTimeout > 0 {
+		e.timed--
+	}
 	for i, x := range e.inputList {
 		if x == in {
 			e.inputList = append(e.inputList[:i], e.inputList[i+1:]...)
@@ -186,7 +215,7 @@ type Rejection struct {
 // When the engine's buffer or alert queue is full, Push waits until there
 // is room or ctx ends; then it accepts nothing and returns ErrBusy.
 func (i *Input) Push(ctx context.Context, evs []*event.Event, ack func()) ([]Rejection, error) {
-	return i.e.push(ctx, i.name, evs, ack)
+	return i.e.push(ctx, i.in, evs, ack)
 }
 
 // ErrBusy is returned when the engine cannot take more events before the
@@ -194,20 +223,42 @@ func (i *Input) Push(ctx context.Context, evs []*event.Event, ack func()) ([]Rej
 // or its queue of alerts waiting for delivery is full.
 var ErrBusy = errors.New("cep: engine busy")
 
-func (e *Engine) push(ctx context.Context, name string, evs []*event.Event, ack func()) ([]Rejection, error) {
-	if err := e.admit(ctx); err != nil {
+// push takes a batch for an input (nil: the default input, opened on
+// first use).
+func (e *Engine) push(ctx context.Context, in *input, evs []*event.Event, ack func()) ([]Rejection, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if in == nil {
+		if in = e.defaultIn; in == nil {
+			in = e.addInput(defaultInput, InputOptions{OutOfOrderness: time.Duration(e.cfg.outOfOrderness) * time.Millisecond})
+		}
+	}
+	if e.inputs[in.name] != in {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrNoInput, in.name)
+	}
+	// While it waits for room the input is busy, never idle: its events
+	// are on their way.
+	in.pushing++
+	err := e.admit(ctx)
+	in.pushing--
+	if err != nil {
+		e.mu.Unlock()
 		return nil, err
 	}
 	defer e.mu.Unlock()
-	in, ok := e.inputs[name]
-	if !ok {
-		if name != defaultInput {
-			return nil, fmt.Errorf("%w: %q", ErrNoInput, name)
-		}
-		in = e.addInput(defaultInput, InputOptions{OutOfOrderness: time.Duration(e.cfg.outOfOrderness) * time.Millisecond})
+	if e.inputs[in.name] != in {
+		return nil, fmt.Errorf("%w: %q", ErrNoInput, in.name)
 	}
 	var rejected []Rejection
-	b := &ingestBatch{ack: ack}
+	var b *ingestBatch // only an ack needs one
+	if ack != nil {
+		b = &ingestBatch{ack: ack}
+	}
+	accepted := 0
 	for idx, ev := range evs {
 		if ev.Time > maxEventTime || ev.Time < -maxEventTime {
 			e.rejected[event.ReasonBadTime]++
@@ -233,11 +284,16 @@ func (e *Engine) push(ctx context.Context, name string, evs []*event.Event, ack 
 		}
 		in.hasTime = true
 		in.buf.push(item{ev: ev, in: in, batch: b})
-		b.remaining++
+		accepted++
 		e.buffered++
 	}
-	if b.remaining > 0 {
-		in.lastSeen = e.cfg.now()
+	if b != nil {
+		b.remaining = accepted
+	}
+	if accepted > 0 {
+		if in.opts.IdleTimeout > 0 {
+			in.lastSeen = e.cfg.now()
+		}
 	} else if ack != nil {
 		e.acks = append(e.acks, ack) // nothing to wait for but earlier alerts
 	}
@@ -267,26 +323,22 @@ func (e *Engine) lateness(in *input, ev *event.Event) error {
 		ev.ID, event.FormatTime(ev.Time), event.FormatTime(wm))}
 }
 
-// admit waits until the engine can take events, and returns with e.mu
-// held; on error it is not held.
+// admit waits, with e.mu held (it is released while waiting), until the
+// engine can take events: the alert queue has room. A full buffer of
+// events waiting for watermarks does not wait — nothing would move it — but
+// makes room by processing its oldest events early (see makeRoom).
 func (e *Engine) admit(ctx context.Context) error {
 	for {
-		e.mu.Lock()
 		if e.closed {
-			e.mu.Unlock()
 			return ErrClosed
 		}
 		if err := e.out.failure(); err != nil {
-			e.mu.Unlock()
 			return err
 		}
-		if e.buffered < e.cfg.maxBuffered && !e.out.full() {
-			return nil
+		if e.buffered >= e.cfg.maxBuffered {
+			e.makeRoom()
 		}
-		// Full: let the watermark move (idle inputs, the wall clock)
-		// before waiting.
-		e.step()
-		if e.buffered < e.cfg.maxBuffered && !e.out.full() {
+		if !e.out.full() {
 			return nil
 		}
 		room := e.out.room()
@@ -295,17 +347,52 @@ func (e *Engine) admit(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			e.mu.Lock()
 			return fmt.Errorf("%w: %s", ErrBusy, e.busyReason())
 		case <-room:
 		case <-t.C:
 		}
 		t.Stop()
+		e.mu.Lock()
+		e.step() // the wall clock may have moved meanwhile
 	}
 }
 
+// makeRoom brings the events waiting for watermarks under the bound: the
+// oldest are processed now, as if their inputs' (and the exchange's)
+// watermarks had reached them, in widening steps. The bound thereby caps
+// how far inputs may drift apart: an event that later arrives below the
+// watermark so moved is late. Nothing else can free a full buffer — an
+// input holding the exchange back may be the very one waiting for room.
+func (e *Engine) makeRoom() {
+	e.forced++
+	for stride := int64(1); e.buffered >= e.cfg.maxBuffered; stride *= 2 {
+		oldest, found := int64(math.MaxInt64), false
+		for _, in := range e.inputList {
+			if in.buf.len() > 0 && in.buf.peek().ev.Time < oldest {
+				oldest, found = in.buf.peek().ev.Time, true
+			}
+			if in.xq.len() > 0 && in.xq.front().ev.Time < oldest {
+				oldest, found = in.xq.front().ev.Time, true
+			}
+		}
+		if !found {
+			return
+		}
+		to := oldest + stride
+		if oldest > math.MaxInt64-stride {
+			to = math.MaxInt64
+		}
+		for _, in := range e.inputList {
+			in.wm = max(in.wm, min(to, in.maxTime))
+		}
+		e.wmX = max(e.wmX, to)
+		e.step()
+	}
+}
+
+// busyReason says why the engine is full; e.mu is held.
 func (e *Engine) busyReason() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.out.full() {
 		msg := fmt.Sprintf("%d alerts wait for delivery", e.out.queued())
 		if err := e.out.lastError(); err != nil {

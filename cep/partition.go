@@ -1,7 +1,7 @@
 package cep
 
 import (
-	"container/heap"
+	"maps"
 	"math"
 
 	"github.com/vigilhq/vigil/event"
@@ -22,6 +22,10 @@ type partition struct {
 	kg   int    // key group number; -1 for an input partition
 	in   *input // the input of an input partition
 	rule []*ruleState
+	// slab holds, side by side with the other key groups', the storage of
+	// the rule states this partition has not started yet (see state): a
+	// step touches a random key group, and its states stay in cache.
+	slab []ruleState
 	// timers of the partition's keys, and the creation counter that
 	// orders equal times.
 	timers   timerQueue
@@ -76,7 +80,13 @@ func (p *partition) state(ix int) *ruleState {
 		return rs
 	}
 	r := p.e.rs.Rules[ix]
-	rs := &ruleState{rule: r, ix: ix, throttle: map[string]int64{}}
+	var rs *ruleState
+	if ix < len(p.slab) {
+		rs = &p.slab[ix]
+	} else {
+		rs = &ruleState{}
+	}
+	*rs = ruleState{rule: r, ix: ix, throttle: map[string]int64{}}
 	if r.Sequence != nil {
 		rs.seq = map[string]*sequenceKey{}
 	} else {
@@ -97,6 +107,7 @@ func (p *partition) release() {
 		}
 	}
 	clear(p.rule)
+	p.slab = nil // a state released must not be reused: timers may name it
 	p.timers = nil
 	p.out = nil
 }
@@ -115,8 +126,7 @@ func (p *partition) runRouted(w *worker, wm int64) {
 		}
 		w.handle(p, p.state(int(it.rule)), it.ev, it.key)
 	}
-	clear(p.items)
-	p.items = p.items[:0]
+	p.items = reuse(p.items)
 	p.fireTimers(w, wm)
 	p.wm = max(p.wm, wm)
 }
@@ -140,7 +150,7 @@ func (p *partition) runInput(w *worker, items []item, wm int64) {
 
 func (p *partition) schedule(rs *ruleState, kind timerKind, key string, at int64) {
 	p.timerSeq++
-	heap.Push(&p.timers, timer{At: at, seq: p.timerSeq, rs: rs, key: key, kind: kind})
+	p.timers.push(timer{At: at, seq: p.timerSeq, rs: rs, key: key, kind: kind})
 }
 
 // nextTimer returns the time of the earliest timer, or math.MaxInt64.
@@ -154,7 +164,7 @@ func (p *partition) nextTimer() int64 {
 // fireTimers fires, in time order, every timer due at or before t.
 func (p *partition) fireTimers(w *worker, t int64) {
 	for len(p.timers) > 0 && p.timers[0].At <= t {
-		tm := heap.Pop(&p.timers).(timer)
+		tm := p.timers.pop()
 		rs := tm.rs
 		if rs.dead {
 			continue
@@ -182,7 +192,7 @@ func (p *partition) purgeTimers() {
 	}
 	clear(p.timers[len(kept):])
 	p.timers = kept
-	heap.Init(&p.timers)
+	p.timers.init()
 }
 
 // raise completes an alert — id, rule identity, throttle — and queues it
@@ -191,7 +201,8 @@ func (p *partition) raise(rs *ruleState, a Alert, stages []stageIDs) {
 	r := rs.rule
 	a.ID = alertID(r.Name, r.MatchHash, a.Key, stages)
 	a.Rule, a.RuleHash, a.MatchHash, a.RuleVersion = r.Name, r.Hash, r.MatchHash, p.e.rs.Version
-	a.Severity, a.Labels, a.Shadow = r.Severity, r.Labels, r.Shadow
+	// Each alert has its own labels: sinks and handlers may keep them.
+	a.Severity, a.Labels, a.Shadow = r.Severity, maps.Clone(r.Labels), r.Shadow
 	a.DetectedAt = p.e.cfg.now().UTC()
 	if r.Throttle > 0 {
 		t := a.Time.UnixMilli()

@@ -1,10 +1,6 @@
 package cep
 
-import (
-	"container/heap"
-
-	"github.com/vigilhq/vigil/event"
-)
+import "github.com/vigilhq/vigil/event"
 
 // item is an accepted event on its way through the engine: the input it
 // came from, and the ingest batch whose ack waits for it.
@@ -43,7 +39,7 @@ func (q *itemQueue) push(it item) {
 		q.fifo.push(it)
 		return
 	}
-	heap.Push(&q.late, it)
+	q.late.push(it)
 }
 
 // peek returns the next item; the queue must not be empty.
@@ -56,7 +52,7 @@ func (q *itemQueue) peek() *item {
 
 func (q *itemQueue) pop() item {
 	if q.fifo.len() == 0 || (len(q.late) > 0 && q.late[0].before(q.fifo.front())) {
-		return heap.Pop(&q.late).(item)
+		return q.late.pop()
 	}
 	return q.fifo.pop()
 }
@@ -87,7 +83,6 @@ func (f *itemFIFO) each(g func(*item)) {
 
 func (f *itemFIFO) pop() item {
 	it := f.a[f.head]
-	f.a[f.head] = item{}
 	f.head++
 	switch {
 	case f.head == len(f.a):
@@ -107,19 +102,46 @@ func (f *itemFIFO) pop() item {
 	return it
 }
 
-// itemHeap is a min-heap of items in processing order.
+// itemHeap is a min-heap of items in processing order (hand-written: the
+// container/heap interface would box every item).
 type itemHeap []item
 
-func (h itemHeap) Len() int           { return len(h) }
-func (h itemHeap) Less(i, j int) bool { return h[i].before(&h[j]) }
-func (h itemHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *itemHeap) Push(x any)        { *h = append(*h, x.(item)) }
-func (h *itemHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = item{}
-	*h = old[:len(old)-1]
-	return it
+func (h *itemHeap) push(it item) {
+	*h = append(*h, it)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a[i].before(&a[p]) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *itemHeap) pop() item {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = item{}
+	a = a[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && a[l].before(&a[m]) {
+			m = l
+		}
+		if l+1 < n && a[l+1].before(&a[m]) {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 // timerKind says what a timer does when it fires.
@@ -148,21 +170,63 @@ type timer struct {
 	kind timerKind
 }
 
+// timerQueue is a min-heap of timers by (At, seq), hand-written so that
+// pushing a timer allocates nothing.
 type timerQueue []timer
 
-func (q timerQueue) Len() int { return len(q) }
-func (q timerQueue) Less(i, j int) bool {
+func (q timerQueue) less(i, j int) bool {
 	if q[i].At != q[j].At {
 		return q[i].At < q[j].At
 	}
 	return q[i].seq < q[j].seq
 }
-func (q timerQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *timerQueue) Push(x any)   { *q = append(*q, x.(timer)) }
-func (q *timerQueue) Pop() any {
-	old := *q
-	t := old[len(old)-1]
-	old[len(old)-1] = timer{}
-	*q = old[:len(old)-1]
-	return t
+
+func (q *timerQueue) push(t timer) {
+	*q = append(*q, t)
+	a := *q
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a.less(i, p) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (q *timerQueue) pop() timer {
+	a := *q
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a[n] = timer{}
+	a = a[:n]
+	a.down(0)
+	*q = a
+	return top
+}
+
+func (q timerQueue) down(i int) {
+	n := len(q)
+	for {
+		l, m := 2*i+1, i
+		if l < n && q.less(l, m) {
+			m = l
+		}
+		if l+1 < n && q.less(l+1, m) {
+			m = l + 1
+		}
+		if m == i {
+			return
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
+}
+
+// init restores the heap order after arbitrary changes.
+func (q timerQueue) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
 }

@@ -22,6 +22,10 @@ type RestoreReport struct {
 	Keys       int // keys restored
 	Buffered   int // events restored into input buffers
 	Alerts     int // undelivered alerts queued again
+	// Late counts buffered events dropped because the restoring engine's
+	// exchange had passed them (a partition moved into an engine that
+	// had gone further); their source delivers them again.
+	Late int
 	// Dropped names the rules whose state the snapshot held but the engine
 	// dropped: rules it no longer has, or whose matching definition
 	// changed — exactly what an Update drops.
@@ -179,7 +183,12 @@ func (st *restorer) readHeader(d *wire.Dec) error {
 		return fmt.Errorf("%w: format version %d; this vigil reads version %d", ErrSnapshot, v, SnapshotVersion)
 	}
 	d.Varint() // written at
-	st.groups = d.Int(1, 1<<20)
+	if g := d.Uvarint(); d.Err() == nil {
+		if g < 1 || g > 1<<20 {
+			return st.fail("%d key groups", g)
+		}
+		st.groups = int(g)
+	}
 	st.full = d.Bool()
 	st.floor, st.wmX = d.Varint(), d.Varint()
 	n := d.Count(1)
@@ -285,7 +294,8 @@ func (st *restorer) readInput(d *wire.Dec) error {
 func containsID(ids []string, id string) bool { return slices.Contains(ids, id) }
 
 func (st *restorer) readEvent(d *wire.Dec) error {
-	ref, id, t, seq, fields := d.Uvarint(), d.String(), d.Varint(), d.Uvarint(), d.Blob()
+	ref, id, t, seq := d.Uvarint(), d.String(), d.Varint(), d.Uvarint()
+	fields, _ := d.Tree().(map[string]any)
 	if d.Err() != nil {
 		return nil
 	}
@@ -295,11 +305,10 @@ func (st *restorer) readEvent(d *wire.Dec) error {
 	if t > maxEventTime || t < -maxEventTime {
 		return st.fail("event %s: time %d out of range", id, t)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(fields, &m); err != nil || m == nil {
-		return st.fail("event %s: bad fields", id)
+	if fields == nil {
+		return st.fail("event %s: its fields are not an object", id)
 	}
-	st.events[ref] = &event.Event{ID: id, Time: t, Seq: seq, Fields: m}
+	st.events[ref] = &event.Event{ID: id, Time: t, Seq: seq, Fields: fields}
 	return nil
 }
 
@@ -379,7 +388,7 @@ func (st *restorer) readKey(d *wire.Dec) error {
 	} else {
 		k := &thresholdKey{lastTrue: d.Bool()}
 		lastRef := d.Uvarint()
-		k.end, k.scheduled, k.ttlAt = d.Varint(), d.Varint(), d.Varint()
+		k.end, k.scheduled, k.ttlAt, k.expiry = d.Varint(), d.Varint(), d.Varint(), d.Varint()
 		hasWin := d.Bool()
 		if d.Err() != nil {
 			return nil
@@ -412,11 +421,15 @@ func (st *restorer) readThrottle(d *wire.Dec) error {
 	if d.Err() != nil {
 		return nil
 	}
-	p, err := st.target(st.rules[ref], src, key)
+	ix, known := st.rules[ref]
+	if !known {
+		return st.fail("throttle clock of unknown rule %d", ref)
+	}
+	p, err := st.target(ix, src, key)
 	if err != nil || p == nil {
 		return err
 	}
-	p.state(st.rules[ref]).throttle[key] = t
+	p.state(ix).throttle[key] = t
 	return nil
 }
 
@@ -428,11 +441,15 @@ func (st *restorer) readTimer(d *wire.Dec) error {
 	if kind > uint64(timerTTL) {
 		return st.fail("unknown timer kind %d", kind)
 	}
-	p, err := st.target(st.rules[ref], src, key)
+	ix, known := st.rules[ref]
+	if !known {
+		return st.fail("timer of unknown rule %d", ref)
+	}
+	p, err := st.target(ix, src, key)
 	if err != nil || p == nil {
 		return err
 	}
-	p.timers = append(p.timers, timer{At: at, seq: seq, rs: p.state(st.rules[ref]), key: key, kind: timerKind(kind)})
+	p.timers = append(p.timers, timer{At: at, seq: seq, rs: p.state(ix), key: key, kind: timerKind(kind)})
 	return nil
 }
 
@@ -466,6 +483,12 @@ func (st *restorer) readAlert(d *wire.Dec) error {
 // apply swaps the staged state in. It cannot fail.
 func (st *restorer) apply() {
 	e := st.e
+	if st.full {
+		// The engine's time is the snapshot's, also when the engine had
+		// gone further (a rollback): the events after the snapshot are
+		// replayed, and must not be late.
+		e.floor, e.wmX, e.xPassed = st.floor, st.wmX, st.wmX
+	}
 	// Inputs first: their partitions receive staged state below.
 	for name, saved := range st.inputs {
 		live := e.inputs[name]
@@ -491,6 +514,11 @@ func (st *restorer) apply() {
 				continue
 			}
 			it := item{ev: b.ev, in: live}
+			if b.where == 1 && b.ev.Time < e.xPassed {
+				st.report.Late++
+				e.late++
+				continue
+			}
 			if b.where == 0 {
 				live.buf.push(it)
 			} else {
@@ -541,9 +569,6 @@ func (st *restorer) apply() {
 			live.timers = append(live.timers, t)
 		}
 		live.purgeTimers() // re-heaps
-	}
-	if st.full {
-		e.floor, e.wmX = max(e.floor, st.floor), max(e.wmX, st.wmX)
 	}
 	e.wake = e.wake[:0]
 	for _, p := range e.groups {

@@ -110,17 +110,13 @@ func (s *snapshotWriter) ref(ev *event.Event) uint64 {
 	}
 	r := uint64(len(s.events) + 1)
 	s.events[ev] = r
-	fields, err := json.Marshal(ev.Fields)
-	if err != nil && s.err == nil {
-		s.err = fmt.Errorf("event %s: %w", ev.ID, err)
-	}
 	e := &s.evEnc
 	e.Reset()
 	e.Uvarint(r)
 	e.String(ev.ID)
 	e.Varint(ev.Time)
 	e.Uvarint(ev.Seq)
-	e.Blob(fields)
+	e.Tree(ev.Fields)
 	s.frame(frameEvent, e)
 	return r
 }
@@ -250,6 +246,7 @@ func (s *snapshotWriter) partition(p *partition) {
 			enc.Varint(k.end)
 			enc.Varint(k.scheduled)
 			enc.Varint(k.ttlAt)
+			enc.Varint(k.expiry)
 			enc.Bool(k.win != nil)
 			if k.win != nil {
 				k.win.Encode(enc)

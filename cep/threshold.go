@@ -17,6 +17,7 @@ type thresholdKey struct {
 	end       int64        // tumbling: end of the open window
 	scheduled int64        // time of the pending rule timer; 0: none
 	ttlAt     int64        // time of the pending TTL timer; 0: none
+	expiry    int64        // when a kept true result is released (emptied + TTL)
 }
 
 func (w *worker) thresholdEvent(p *partition, rs *ruleState, ev *event.Event, key string) {
@@ -119,8 +120,13 @@ func (w *worker) thresholdTimer(p *partition, rs *ruleState, key string, at int6
 	if ttl <= 0 {
 		return // kept until a false evaluation
 	}
-	k.ttlAt = at + ttl
-	p.schedule(rs, timerTTL, key, k.ttlAt)
+	// One TTL timer per key at a time: a pending one, earlier, looks
+	// again when it fires.
+	k.expiry = at + ttl
+	if k.ttlAt == 0 {
+		k.ttlAt = k.expiry
+		p.schedule(rs, timerTTL, key, k.ttlAt)
+	}
 }
 
 // thresholdTTL forgets an emit: first key whose window has stayed empty
@@ -132,9 +138,14 @@ func (w *worker) thresholdTTL(p *partition, rs *ruleState, key string, at int64)
 		return
 	}
 	k.ttlAt = 0
-	if k.win == nil {
+	switch {
+	case k.win != nil: // active again; its next emptying sets a timer
+	case at >= k.expiry:
 		delete(rs.thr, key)
 		rs.counters.Expired++
+	default:
+		k.ttlAt = k.expiry
+		p.schedule(rs, timerTTL, key, k.ttlAt)
 	}
 }
 

@@ -97,9 +97,19 @@ func (e *Engine) Update(ctx context.Context, rs *rules.Ruleset) error {
 	}
 	e.rs = rs
 	e.keyText = keyTexts(rs)
+	// The key groups' states of the new rules get fresh storage; kept
+	// states stay where they are (timers name them).
+	e.layOut(len(rs.Rules))
 	for _, in := range e.inputList {
 		e.place(in)
+		// An input whose events the exchange no longer needs: those still
+		// queued for it are done.
+		for !in.feedsExchange() && in.xq.len() > 0 {
+			it := in.xq.pop()
+			e.complete(&it)
+		}
 	}
+	e.step()
 	if err != nil {
 		return fmt.Errorf("cep: update: %w", err)
 	}

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -225,7 +227,9 @@ type AlertInput struct {
 }
 
 // Render computes a rule's summary and fields for an alert. A field whose
-// expression fails is left out, and the error counted.
+// expression fails is left out, and the error counted; so is a field
+// whose value JSON cannot carry (NaN, an infinity — a division by zero —
+// anywhere in it): an alert must always be writable.
 func (e *Evaluator) Render(r *Rule, in AlertInput) (summary string, fields map[string]any) {
 	if r.Summary == nil && len(r.Fields) == 0 {
 		return "", nil
@@ -270,12 +274,32 @@ func (e *Evaluator) Render(r *Rule, in AlertInput) (summary string, fields map[s
 	if len(r.Fields) > 0 {
 		fields = make(map[string]any, len(r.Fields))
 		for _, f := range r.Fields {
-			if v, err := e.run(f.Expr, at, in.Key); err == nil {
+			v, err := e.run(f.Expr, at, in.Key)
+			if err == nil && !encodable(v) {
+				err = fmt.Errorf("field %s: %v is not a finite number", f.Name, v)
+				e.fail(f.Expr, err)
+			}
+			if err == nil {
 				fields[f.Name] = v
 			}
 		}
 	}
 	return summary, fields
+}
+
+// encodable reports whether JSON can carry v: no NaN or infinity in it.
+// The common values are checked directly; anything else by encoding it.
+func encodable(v any) bool {
+	switch x := v.(type) {
+	case nil, string, bool, int, int64:
+		return true
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case float32:
+		return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0)
+	}
+	_, err := json.Marshal(v)
+	return err == nil
 }
 
 // formatValue renders a value in a summary: integral floats without a

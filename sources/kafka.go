@@ -420,8 +420,7 @@ func (k *Kafka) Done(r Record) {
 }
 
 // Queued returns the number of records of a partition fetched and not
-// yet handed out by Read: while it is not zero the partition is not idle,
-// whatever the time since its last event.
+// yet handed out by Read.
 func (k *Kafka) Queued(partition int) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -429,6 +428,23 @@ func (k *Kafka) Queued(partition int) int {
 		return st.queued
 	}
 	return 0
+}
+
+// Busy reports whether the source holds or knows of records of a
+// partition not yet handed out: some are queued for Read, or the last
+// fetch saw the partition's high watermark beyond them. A busy partition
+// is not idle, whatever the time since its last event: its records are on
+// their way. (A fetch that stalls — the broker unreachable — is not seen
+// here: kafka-go retries it out of sight, and reports harmless timeouts of
+// empty fetches the same way.)
+func (k *Kafka) Busy(partition int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	st := k.parts[partition]
+	if st == nil {
+		return false
+	}
+	return st.queued > 0 || (st.highWater >= 0 && st.highWater > st.tracker.last+1)
 }
 
 // KafkaStats is a snapshot of a Kafka source's counters.

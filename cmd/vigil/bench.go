@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/vigilhq/vigil/internal/bench"
@@ -22,9 +24,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	keys := fs.Int("keys", 100_000, "distinct keys")
 	seed := fs.Int64("seed", 1, "random seed of the synthetic stream")
 	workers := fs.Int("workers", 1, "engine workers (the hand-written baseline always runs on one goroutine)")
-	batch := fs.Int("batch", 0, "advance the watermark every N events, as serve does with its input batches (0: one event per Process call)")
+	batch := fs.Int("batch", 0, "push events N at a time to an input with an ack, as serve does with its input batches (0: one event per Process call)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "vigil bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	opts := bench.Options{Events: *events, Keys: *keys, Seed: *seed, Workers: *workers, Batch: *batch}
 	for _, sc := range bench.Scenarios {

@@ -59,7 +59,7 @@ func (k *kafkaInput) assign(partitions []int) {
 	}
 	for _, p := range partitions {
 		opts := k.opts
-		opts.Busy = func() bool { return k.src.Queued(p) > 0 }
+		opts.Busy = func() bool { return k.src.Busy(p) }
 		in, err := k.eng.OpenInput(k.inputName(p), opts)
 		if err != nil {
 			if !errors.Is(err, cep.ErrClosed) {
@@ -156,7 +156,11 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 		rejected, err := in.Push(ctx, evs, done)
 		if err == nil {
 			for _, rej := range rejected {
-				k.deadLetter(ctx, recs[rej.Index], rej.Err)
+				if !k.deadLetter(ctx, recs[rej.Index], rej.Err) {
+					// Stopping before the dead letter is written: the
+					// batch stays uncommitted, and is read again.
+					return false
+				}
 			}
 			done()
 			return true
@@ -179,17 +183,21 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 
 // deadLetter writes a record the engine rejected to the dead-letter topic,
 // retrying with backoff while the topic is unavailable: the record is not
-// committed until it is written, and the service keeps running.
-func (k *kafkaInput) deadLetter(ctx context.Context, r sources.Record, cause error) {
+// committed until it is written, and the service keeps running. It reports
+// false when ctx ended first.
+func (k *kafkaInput) deadLetter(ctx context.Context, r sources.Record, cause error) bool {
 	backoff := 100 * time.Millisecond
 	for {
 		err := k.src.DeadLetter(ctx, r, event.ReasonOf(cause), cause)
-		if err == nil || ctx.Err() != nil {
-			return
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
 		}
 		k.log.Warn("dead-letter write failed; retrying", "partition", r.Partition, "offset", r.Offset, "err", err)
 		if !sleep(ctx, backoff) {
-			return
+			return false
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}

@@ -19,6 +19,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 )
 
 // Enc appends fields to a payload. The zero value is ready to use.
@@ -76,6 +77,8 @@ const (
 	tagUint  // every unsigned integer type
 	tagString
 	tagJSON // anything else, as its JSON text
+	tagObject
+	tagArray
 )
 
 // Value appends a value of an expression or an event field, keeping its
@@ -132,6 +135,35 @@ func (e *Enc) Value(v any) {
 		}
 		e.b = append(e.b, tagJSON)
 		e.Blob(data)
+	}
+}
+
+// Tree appends a decoded JSON value — an event's fields — exactly: objects
+// (map[string]any, keys in sorted order, so equal values encode alike) and
+// arrays ([]any) are walked, every leaf is written as Value writes it. It
+// is several times faster than JSON text, and reads back the same types.
+func (e *Enc) Tree(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		e.b = append(e.b, tagObject)
+		e.Uvarint(uint64(len(x)))
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			e.String(k)
+			e.Tree(x[k])
+		}
+	case []any:
+		e.b = append(e.b, tagArray)
+		e.Uvarint(uint64(len(x)))
+		for _, el := range x {
+			e.Tree(el)
+		}
+	default:
+		e.Value(v)
 	}
 }
 
@@ -282,6 +314,54 @@ func (d *Dec) Blob() []byte {
 
 // String reads a length-prefixed string.
 func (d *Dec) String() string { return string(d.Blob()) }
+
+// maxTreeDepth bounds the nesting Tree reads back, as the event decoder
+// bounds what it reads.
+const maxTreeDepth = 512
+
+// Tree reads a value written by Enc.Tree (or Enc.Value).
+func (d *Dec) Tree() any { return d.tree(0) }
+
+func (d *Dec) tree(depth int) any {
+	if d.err != nil {
+		return nil
+	}
+	if d.off >= len(d.b) {
+		d.Fail("short record")
+		return nil
+	}
+	switch d.b[d.off] {
+	case tagObject:
+		d.off++
+		if depth >= maxTreeDepth {
+			d.Fail("value nested deeper than %d", maxTreeDepth)
+			return nil
+		}
+		n := d.Count(2)
+		m := make(map[string]any, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			k := d.String()
+			m[k] = d.tree(depth + 1)
+		}
+		if d.err == nil && len(m) != n {
+			d.Fail("object with a repeated key")
+		}
+		return m
+	case tagArray:
+		d.off++
+		if depth >= maxTreeDepth {
+			d.Fail("value nested deeper than %d", maxTreeDepth)
+			return nil
+		}
+		n := d.Count(1)
+		a := make([]any, n)
+		for i := range a {
+			a[i] = d.tree(depth + 1)
+		}
+		return a
+	}
+	return d.Value()
+}
 
 // Value reads a value written by Enc.Value.
 func (d *Dec) Value() any {

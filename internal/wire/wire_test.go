@@ -138,3 +138,27 @@ func FuzzDec(f *testing.F) {
 		_, _, _ = NewReader(bytes.NewReader(data)).Next()
 	})
 }
+
+func TestTreeRoundTrip(t *testing.T) {
+	v := map[string]any{"a": 1.5, "b": []any{"x", nil, true, map[string]any{"c": 2}}, "d": map[string]any{}, "e": []any{}}
+	var e Enc
+	e.Tree(v)
+	var again Enc
+	again.Tree(v)
+	if !bytes.Equal(e.Bytes(), again.Bytes()) {
+		t.Fatal("the same tree encodes differently")
+	}
+	d := NewDec(e.Bytes())
+	if got := d.Tree(); !reflect.DeepEqual(got, v) || d.Done() != nil {
+		t.Errorf("Tree round trip = %#v (%v); want %#v", got, d.Done(), v)
+	}
+	deep := any(1.0)
+	for i := 0; i < maxTreeDepth+1; i++ {
+		deep = []any{deep}
+	}
+	e.Reset()
+	e.Tree(deep)
+	if d := NewDec(e.Bytes()); d.Tree() != nil && d.Err() == nil {
+		t.Error("a tree nested beyond the limit decodes")
+	}
+}
