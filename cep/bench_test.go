@@ -191,3 +191,104 @@ func BenchmarkRestore100kKeys(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(keys)*100000, "ms/100k-keys")
 }
+
+// BenchmarkVelocityBatch256 pushes the velocity rule's events 256 at a
+// time through an input with an ack, as serve does with its batches, over
+// 100k keys. One op is one event.
+func BenchmarkVelocityBatch256(b *testing.B) {
+	rs := mustLoad(b, `rules:
+  - name: declined-velocity
+    key: card_id
+    where: type == "auth"
+    threshold:
+      where: status == "declined"
+      window: 10m
+      condition: count() >= 5 && sum(amount) > 100
+`)
+	eng, err := New(rs, benchOpts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := eng.OpenInput("bench", InputOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	const n = 1 << 16
+	keys := make([]string, 100000)
+	for i := range keys {
+		keys[i] = "card-" + strconv.Itoa(i)
+	}
+	events := make([]event.Event, n)
+	for i := range events {
+		status := "approved"
+		if r.Intn(2) == 0 {
+			status = "declined"
+		}
+		events[i] = event.Event{ID: strconv.Itoa(i), Fields: map[string]any{
+			"type": "auth", "card_id": keys[r.Intn(len(keys))], "status": status, "amount": float64(r.Intn(100))}}
+	}
+	ctx := context.Background()
+	batch := make([]*event.Event, 0, 256)
+	acked := 0
+	ack := func() { acked++ }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev := new(event.Event)
+		*ev = events[i%n]
+		ev.Time = int64(i)
+		if batch = append(batch, ev); len(batch) == cap(batch) || i == b.N-1 {
+			if _, err := in.Push(ctx, batch, ack); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := eng.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkVelocity100k is the velocity rule one event per Process call
+// over 100k keys, as `vigil bench` runs it (distinct event objects).
+func BenchmarkVelocity100k(b *testing.B) {
+	rs := mustLoad(b, `rules:
+  - name: declined-velocity
+    key: card_id
+    where: type == "auth"
+    threshold:
+      where: status == "declined"
+      window: 10m
+      condition: count() >= 5 && sum(amount) > 100
+`)
+	eng, err := New(rs, benchOpts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	const n = 1 << 20
+	keys := make([]string, 100000)
+	for i := range keys {
+		keys[i] = "card-" + strconv.Itoa(i)
+	}
+	events := make([]event.Event, n)
+	for i := range events {
+		status := "approved"
+		if r.Intn(2) == 0 {
+			status = "declined"
+		}
+		events[i] = event.Event{ID: strconv.Itoa(i), Time: int64(i), Fields: map[string]any{
+			"type": "auth", "card_id": keys[r.Intn(len(keys))], "status": status, "amount": float64(r.Intn(100))}}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ev := &events[i%n]
+		ev.Time = int64(i)
+		if err := eng.ProcessEvent(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

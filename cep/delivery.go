@@ -42,19 +42,20 @@ type delivery struct {
 	attempts int // 0: retry forever
 	onErr    func(err error, attempt int)
 
-	mu      sync.Mutex
-	q       []outEntry // q[head:] is live
-	head    int
-	alerts  atomic.Int64  // alerts in the queue, those in flight included (read without the lock)
-	roomCh  chan struct{} // closed when entries leave the queue
-	wake    chan struct{} // a new entry (buffered, 1)
-	hurry   chan struct{} // deliver now: a flush waits, or a batch is full (buffered, 1)
-	acking  int           // acks taken off the queue and still running
-	err     error         // the last failure, until a success
-	attempt int
-	cancel  context.CancelFunc // of the attempt in flight
-	stopped bool
-	failed  atomic.Pointer[error] // delivery gave up (WithDeliveryAttempts)
+	mu         sync.Mutex
+	q          []outEntry // q[head:] is live
+	head       int
+	alerts     atomic.Int64  // alerts in the queue, those in flight included (read without the lock)
+	roomCh     chan struct{} // closed when entries leave the queue
+	wake       chan struct{} // a new entry (buffered, 1)
+	hurry      chan struct{} // deliver now: a flush waits, or a batch is full (buffered, 1)
+	acking     int           // acks taken off the queue and still running
+	acksQueued int           // acks in the queue
+	err        error         // the last failure, until a success
+	attempt    int
+	cancel     context.CancelFunc // of the attempt in flight
+	stopped    bool
+	failed     atomic.Pointer[error] // delivery gave up (WithDeliveryAttempts)
 
 	stop chan struct{}
 	done chan struct{}
@@ -77,12 +78,26 @@ func (d *delivery) enqueue(alerts []pendingAlert, acks []func()) {
 		return
 	}
 	d.mu.Lock()
+	if len(alerts) == 0 && d.head == len(d.q) && d.acking == 0 {
+		// Nothing before these acks waits for delivery: they run now, on
+		// the caller's goroutine, instead of waking the stage for them.
+		d.acking += len(acks)
+		d.mu.Unlock()
+		for _, ack := range acks {
+			ack()
+		}
+		d.mu.Lock()
+		d.acking -= len(acks)
+		d.mu.Unlock()
+		return
+	}
 	for _, a := range alerts {
 		d.q = append(d.q, outEntry{alert: a})
 	}
 	for _, ack := range acks {
 		d.q = append(d.q, outEntry{ack: ack})
 	}
+	d.acksQueued += len(acks)
 	n := d.alerts.Add(int64(len(alerts)))
 	d.mu.Unlock()
 	select {
@@ -146,11 +161,13 @@ func (d *delivery) loop() {
 	var alerts []Alert
 	for {
 		d.mu.Lock()
+		idle := false
 		for len(d.q) == d.head {
 			if d.stopped {
 				d.mu.Unlock()
 				return
 			}
+			idle = true
 			d.mu.Unlock()
 			select {
 			case <-d.wake:
@@ -158,7 +175,10 @@ func (d *delivery) loop() {
 			}
 			d.mu.Lock()
 		}
-		if d.head < len(d.q) && !d.stopped {
+		// The first alert of a burst waits a little for the rest; what
+		// queued up while a batch was written goes at once, and so does
+		// anything an ack waits for.
+		if idle && !d.stopped && d.acksQueued == 0 && d.alerts.Load() < int64(d.maxBatch) {
 			d.mu.Unlock()
 			t := time.NewTimer(linger)
 			select {
@@ -255,6 +275,7 @@ func (d *delivery) commit(n int, all bool) {
 		e := &d.q[i]
 		if e.ack != nil {
 			acks = append(acks, e.ack)
+			d.acksQueued--
 			continue
 		}
 		if n == 0 {
@@ -266,6 +287,7 @@ func (d *delivery) commit(n int, all bool) {
 		// Acks right after the last alert taken depend on nothing more.
 		for ; i < len(d.q) && d.q[i].ack != nil; i++ {
 			acks = append(acks, d.q[i].ack)
+			d.acksQueued--
 		}
 	}
 	removed := i - d.head

@@ -87,24 +87,16 @@ type Engine struct {
 
 	// step scratch, and the step's parallel phases bound once (a closure
 	// per step would allocate)
-	chunks                          []routeChunk
-	batch                           []item
-	running                         []*partition
-	groupsToRun                     []*partition
-	feeding                         []*input
-	routes                          []routed
-	collected                       []pendingAlert
-	runInputFn, runGroupFn, routeFn func(w *worker, i int)
+	batch              []item
+	running            []*partition
+	feeding            []*input
+	slots              [][]*partition // each exchange slot's touched key groups
+	slotFrom           int            // e.running[slotFrom:] are the woken key groups
+	collected          []pendingAlert
+	runInputFn, slotFn func(w *worker, i int)
 	// timed is the number of inputs with an idle timeout: only then does a
 	// step read the wall clock.
 	timed int
-}
-
-// routeChunk is one slice of a step's batch, routed by one worker.
-type routeChunk struct {
-	items   []item
-	routes  [][]routed // by key group
-	touched []int
 }
 
 // New builds an engine for a ruleset. A ruleset with Version 0 is given
@@ -127,10 +119,7 @@ func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
 		}
 		e.workers = append(e.workers, w)
 	}
-	e.chunks = make([]routeChunk, cfg.workers)
-	for i := range e.chunks {
-		e.chunks[i].routes = make([][]routed, cfg.keyGroups)
-	}
+	e.slots = make([][]*partition, cfg.workers)
 	// The key groups sit side by side in memory: a step touches a few at
 	// random, and their headers stay in cache.
 	groups := make([]partition, cfg.keyGroups)
@@ -146,8 +135,7 @@ func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
 		p := e.running[i]
 		p.runInput(w, p.in.due, p.in.wm)
 	}
-	e.runGroupFn = func(w *worker, i int) { e.groupsToRun[i].runRouted(w, e.wmX) }
-	e.routeFn = func(w *worker, c int) { w.routeBatch(&e.chunks[c]) }
+	e.slotFn = e.runSlot
 	return e, nil
 }
 
@@ -412,12 +400,10 @@ func (e *Engine) step() {
 	}
 	inputParts := len(e.running)
 
-	// The exchange: due events of every input in order, routed by key.
+	// The exchange: due events of every input in order, routed by key;
+	// key groups with timers due run too.
 	e.merge()
 	e.xPassed = e.wmX
-	if len(e.batch) > 0 {
-		e.route()
-	}
 	for len(e.wake) > 0 && e.wake[0].at <= e.wmX {
 		w := e.wake.pop()
 		if p := e.groups[w.kg]; w.at == p.wakeAt {
@@ -425,15 +411,8 @@ func (e *Engine) step() {
 			e.touch(p)
 		}
 	}
+	e.exchange(inputParts)
 	groups := e.running[inputParts:]
-	if len(groups) > 1 {
-		slices.SortFunc(groups, func(a, b *partition) int { return a.kg - b.kg })
-	}
-	if len(groups) > 0 {
-		e.groupsToRun = groups
-		e.pool.run(len(groups), e.runGroupFn)
-		e.groupsToRun = nil
-	}
 	for i := range e.batch {
 		e.complete(&e.batch[i])
 	}
@@ -569,6 +548,9 @@ func (e *Engine) merge() {
 		}
 	}
 	e.feeding = feeding[:0]
+	if len(feeding) == 0 {
+		return
+	}
 	if len(feeding) == 1 {
 		in := feeding[0]
 		feeding[0] = nil
@@ -577,7 +559,6 @@ func (e *Engine) merge() {
 		}
 		return
 	}
-	defer func() { clear(feeding); e.feeding = feeding[:0] }()
 	for len(feeding) > 0 {
 		best := 0
 		for i := 1; i < len(feeding); i++ {
@@ -591,53 +572,94 @@ func (e *Engine) merge() {
 			feeding = append(feeding[:best], feeding[best+1:]...)
 		}
 	}
+	clear(e.feeding[:cap(e.feeding)])
 }
 
-// parallelRouting is the smallest batch whose routing is split across
-// the workers.
-const parallelRouting = 256
+// parallelExchange is the smallest batch the workers share. Below it
+// handing work to other goroutines costs more than it saves.
+const parallelExchange = 64
 
-// route routes the step's batch to the key groups and marks them to run.
-func (e *Engine) route() {
-	n := 1
-	if len(e.workers) > 1 && len(e.batch) >= parallelRouting {
-		n = len(e.workers)
-	}
-	if n == 1 {
+// exchange runs the step's batch through the key groups, then fires the
+// timers due by the exchange's watermark in every group touched (by the
+// batch, or by the wake heap: e.running[from:]).
+//
+// With one worker (or a small batch) everything runs here. With n workers,
+// slot i of n takes the key groups whose number is i modulo n: each slot
+// reads the whole batch, computes each rule's where and key, and handles
+// the events of its own groups — so a group is only ever touched by one
+// goroutine, there is no routing pass, and results do not depend on n.
+// The cheap where and key are computed n times; only slot 0 counts their
+// errors.
+func (e *Engine) exchange(from int) {
+	n := len(e.workers)
+	if n == 1 || len(e.batch) < parallelExchange {
 		e.routeDirect()
+		w := e.workers[0]
+		for _, p := range e.running[from:] {
+			p.finish(w, e.wmX)
+		}
 		return
 	}
-	size := (len(e.batch) + n - 1) / n
-	for c := 0; c < n; c++ {
-		lo, hi := min(c*size, len(e.batch)), min((c+1)*size, len(e.batch))
-		e.chunks[c].items = e.batch[lo:hi]
+	e.slotFrom = from
+	for i := range e.slots {
+		e.slots[i] = e.slots[i][:0]
 	}
-	e.pool.run(n, e.routeFn)
-	for c := 0; c < n; c++ {
-		ch := &e.chunks[c]
-		for _, kg := range ch.touched {
-			p := e.groups[kg]
-			if n == 1 && len(p.items) == 0 {
-				p.items, ch.routes[kg] = ch.routes[kg], p.items
-			} else {
-				p.items = append(p.items, ch.routes[kg]...)
-				ch.routes[kg] = reuse(ch.routes[kg])
-			}
-			e.touch(p)
-		}
-		ch.touched = ch.touched[:0]
-		ch.items = nil
+	e.pool.run(n, e.slotFn)
+	for i := range e.slots {
+		e.running = append(e.running, e.slots[i]...)
+		e.slots[i] = reuse(e.slots[i])
 	}
 }
 
-// routeDirect routes the batch on the calling goroutine: into one shared
-// buffer while every event goes to the same key group (one event per step,
-// the common case, touches no other), spread over the groups' own lists
-// once a second group appears.
+// runSlot is slot i of n of a parallel exchange (see exchange).
+func (e *Engine) runSlot(w *worker, slot int) {
+	n := len(e.workers)
+	ng := len(e.groups)
+	touched := e.slots[slot]
+	for i := range e.batch {
+		it := &e.batch[i]
+		for _, ix := range it.in.xrules {
+			w.eval.CountErrors = slot == 0
+			key, ok := w.routeCounted(ix, it.ev, slot == 0)
+			w.eval.CountErrors = true
+			if !ok {
+				continue
+			}
+			kg := keyGroup(key, ng)
+			if kg%n != slot {
+				continue
+			}
+			p := e.groups[kg]
+			if !p.touched {
+				p.touched = true
+				touched = append(touched, p)
+			}
+			if p.last != it.ev {
+				p.fireTimers(w, it.ev.Time)
+				p.last = it.ev
+			}
+			w.handle(p, p.state(ix), it.ev, key)
+		}
+	}
+	// Groups the wake heap named, already in e.running: this slot's.
+	for _, p := range e.running[e.slotFrom:] {
+		if p.kg%n == slot {
+			p.finish(w, e.wmX)
+		}
+	}
+	for _, p := range touched {
+		p.finish(w, e.wmX)
+	}
+	e.slots[slot] = touched
+}
+
+// routeDirect routes the batch on the calling goroutine and handles each
+// event in its key groups at once: with one worker there is nothing to
+// spread, and no list to build. Each group still sees its events in order,
+// its timers due by an event's time fired before it.
 func (e *Engine) routeDirect() {
 	w := e.workers[0]
 	n := len(e.groups)
-	var one *partition
 	for i := range e.batch {
 		it := &e.batch[i]
 		for _, ix := range it.in.xrules {
@@ -646,28 +668,13 @@ func (e *Engine) routeDirect() {
 				continue
 			}
 			p := e.groups[keyGroup(key, n)]
-			r := routed{ev: it.ev, key: key, rule: int32(ix)}
-			switch {
-			case one == nil && !p.touched:
-				one = p
-				e.touch(p)
-				fallthrough
-			case one == p:
-				e.routes = append(e.routes, r)
-			default:
-				if one != nil { // a second group: the shared buffer is the first's
-					one.items = append(one.items, e.routes...)
-					e.routes = reuse(e.routes)
-					one = nil
-				}
-				p.items = append(p.items, r)
-				e.touch(p)
+			e.touch(p)
+			if p.last != it.ev {
+				p.fireTimers(w, it.ev.Time)
+				p.last = it.ev
 			}
+			w.handle(p, p.state(ix), it.ev, key)
 		}
-	}
-	if one != nil {
-		one.items, e.routes = e.routes, one.items
-		e.routes = reuse(e.routes)
 	}
 }
 
@@ -681,6 +688,21 @@ func (e *Engine) collect() {
 		if len(p.out) > 0 {
 			with = append(with, p)
 		}
+	}
+	if len(with) > 1 {
+		// Partition order breaks ties, whatever order the step ran them in:
+		// inputs' partitions by input name, then key groups by number.
+		slices.SortFunc(with, func(a, b *partition) int {
+			switch {
+			case a.kg < 0 && b.kg < 0:
+				return strings.Compare(a.in.name, b.in.name)
+			case a.kg < 0:
+				return -1
+			case b.kg < 0:
+				return 1
+			}
+			return a.kg - b.kg
+		})
 	}
 	switch len(with) {
 	case 0:

@@ -61,6 +61,7 @@ type input struct {
 	lastSeen time.Time // wall time of the last accepted event, or of the opening
 	pushing  int       // pushes waiting for room: the input is not idle
 	idleNow  bool      // idle in the current step
+	removed  bool      // RemoveInput: its handles are void
 }
 
 func (in *input) feedsExchange() bool { return len(in.xrules) > 0 }
@@ -173,6 +174,7 @@ func (e *Engine) RemoveInput(name string) error {
 	}
 	e.buffered -= in.buf.len() + in.xq.len()
 	delete(e.inputs, name)
+	in.removed = true
 	if in == e.defaultIn {
 		e.defaultIn = nil
 	}
@@ -236,7 +238,7 @@ func (e *Engine) push(ctx context.Context, in *input, evs []*event.Event, ack fu
 			in = e.addInput(defaultInput, InputOptions{OutOfOrderness: time.Duration(e.cfg.outOfOrderness) * time.Millisecond})
 		}
 	}
-	if e.inputs[in.name] != in {
+	if in.removed {
 		e.mu.Unlock()
 		return nil, fmt.Errorf("%w: %q", ErrNoInput, in.name)
 	}
@@ -250,7 +252,7 @@ func (e *Engine) push(ctx context.Context, in *input, evs []*event.Event, ack fu
 		return nil, err
 	}
 	defer e.mu.Unlock()
-	if e.inputs[in.name] != in {
+	if in.removed {
 		return nil, fmt.Errorf("%w: %q", ErrNoInput, in.name)
 	}
 	var rejected []Rejection

@@ -30,21 +30,19 @@ type partition struct {
 	// orders equal times.
 	timers   timerQueue
 	timerSeq uint64
-	wm       int64
-	out      []pendingAlert // raised since the last collection
-	// items are the events routed to this key group in the current step.
-	items []routed
+	// nextAt is the time of the earliest timer (math.MaxInt64: none), kept
+	// beside the partition's other hot fields: most events find no timer
+	// due, and need not touch the heap to see it.
+	nextAt int64
+	wm     int64
+	out    []pendingAlert // raised since the last collection
+	// last is the last event the key group handled in the current step:
+	// its timers due by that time have fired.
+	last *event.Event
 	// wakeAt is the time under which the partition is registered in the
 	// engine's wake heap; math.MaxInt64 when it is not.
 	wakeAt  int64
 	touched bool // in the current step's list
-}
-
-// routed is an event for one rule and key of a key group.
-type routed struct {
-	ev   *event.Event
-	key  string
-	rule int32
 }
 
 // ruleState is one rule's state in one partition.
@@ -70,7 +68,7 @@ type ruleCounters struct {
 }
 
 func newPartition(e *Engine, id string, kg int) *partition {
-	return &partition{e: e, id: id, kg: kg, wm: math.MinInt64, wakeAt: math.MaxInt64,
+	return &partition{e: e, id: id, kg: kg, wm: math.MinInt64, wakeAt: math.MaxInt64, nextAt: math.MaxInt64,
 		rule: make([]*ruleState, len(e.rs.Rules))}
 }
 
@@ -108,25 +106,14 @@ func (p *partition) release() {
 	}
 	clear(p.rule)
 	p.slab = nil // a state released must not be reused: timers may name it
-	p.timers = nil
+	p.timers, p.nextAt = nil, math.MaxInt64
 	p.out = nil
 }
 
-// runRouted processes the key group's routed events, in order, then fires
-// the timers due by wm. Timers due at or before an event's time fire
-// before it, so a window ending at t closes before an event at t is
-// counted in the next one.
-func (p *partition) runRouted(w *worker, wm int64) {
-	var last *event.Event
-	for i := range p.items {
-		it := &p.items[i]
-		if it.ev != last {
-			p.fireTimers(w, it.ev.Time)
-			last = it.ev
-		}
-		w.handle(p, p.state(int(it.rule)), it.ev, it.key)
-	}
-	p.items = reuse(p.items)
+// finish ends a key group's step: the timers due by wm fire (those due by
+// an event's time fired before it).
+func (p *partition) finish(w *worker, wm int64) {
+	p.last = nil
 	p.fireTimers(w, wm)
 	p.wm = max(p.wm, wm)
 }
@@ -151,18 +138,25 @@ func (p *partition) runInput(w *worker, items []item, wm int64) {
 func (p *partition) schedule(rs *ruleState, kind timerKind, key string, at int64) {
 	p.timerSeq++
 	p.timers.push(timer{At: at, seq: p.timerSeq, rs: rs, key: key, kind: kind})
+	p.nextAt = p.timers[0].At
 }
 
 // nextTimer returns the time of the earliest timer, or math.MaxInt64.
-func (p *partition) nextTimer() int64 {
-	if len(p.timers) == 0 {
-		return math.MaxInt64
+func (p *partition) nextTimer() int64 { return p.nextAt }
+
+func (p *partition) resetNext() {
+	p.nextAt = math.MaxInt64
+	if len(p.timers) > 0 {
+		p.nextAt = p.timers[0].At
 	}
-	return p.timers[0].At
 }
 
 // fireTimers fires, in time order, every timer due at or before t.
 func (p *partition) fireTimers(w *worker, t int64) {
+	if p.nextAt > t {
+		return
+	}
+	defer p.resetNext()
 	for len(p.timers) > 0 && p.timers[0].At <= t {
 		tm := p.timers.pop()
 		rs := tm.rs
@@ -193,6 +187,7 @@ func (p *partition) purgeTimers() {
 	clear(p.timers[len(kept):])
 	p.timers = kept
 	p.timers.init()
+	p.resetNext()
 }
 
 // raise completes an alert — id, rule identity, throttle — and queues it

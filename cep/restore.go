@@ -537,6 +537,7 @@ func (st *restorer) apply() {
 				}
 			}
 			live.rule, live.timers, live.out = s.rule, nil, nil
+			live.nextAt = math.MaxInt64
 			if ok {
 				live.wm, live.timerSeq = meta.wm, meta.timerSeq
 			}

@@ -48,35 +48,21 @@ func newWorker(e *Engine, rs *rules.Ruleset) (*worker, error) {
 
 // route evaluates rule ix's where and key for ev.
 func (w *worker) route(ix int, ev *event.Event) (string, bool) {
+	return w.routeCounted(ix, ev, true)
+}
+
+// routeCounted is route, counting a key failure only when count is set
+// (one of several workers evaluating the same event counts it).
+func (w *worker) routeCounted(ix int, ev *event.Event, count bool) (string, bool) {
 	r := w.e.rs.Rules[ix]
 	if !w.eval.Bool(r.Where, ev, "") {
 		return "", false
 	}
 	key, ok := w.eval.KeyOf(r, ev)
-	if !ok {
+	if !ok && count {
 		w.keyFailures[ix]++
 	}
 	return key, ok
-}
-
-// routeBatch routes a chunk's events to key groups: for each event,
-// every rule served through the exchange for its input.
-func (w *worker) routeBatch(c *routeChunk) {
-	n := len(c.routes)
-	for i := range c.items {
-		it := &c.items[i]
-		for _, ix := range it.in.xrules {
-			key, ok := w.route(ix, it.ev)
-			if !ok {
-				continue
-			}
-			kg := keyGroup(key, n)
-			if len(c.routes[kg]) == 0 {
-				c.touched = append(c.touched, kg)
-			}
-			c.routes[kg] = append(c.routes[kg], routed{ev: it.ev, key: key, rule: int32(ix)})
-		}
-	}
 }
 
 // handle gives an event that passed rule rs's where to its key.
