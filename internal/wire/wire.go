@@ -23,7 +23,10 @@ import (
 )
 
 // Enc appends fields to a payload. The zero value is ready to use.
-type Enc struct{ b []byte }
+type Enc struct {
+	b    []byte
+	keys []string // Tree's scratch: the keys of the objects being written
+}
 
 // Reset empties the payload, keeping its buffer.
 func (e *Enc) Reset() { e.b = e.b[:0] }
@@ -147,15 +150,18 @@ func (e *Enc) Tree(v any) {
 	case map[string]any:
 		e.b = append(e.b, tagObject)
 		e.Uvarint(uint64(len(x)))
-		keys := make([]string, 0, len(x))
+		start := len(e.keys)
 		for k := range x {
-			keys = append(keys, k)
+			e.keys = append(e.keys, k)
 		}
+		keys := e.keys[start:]
 		slices.Sort(keys)
 		for _, k := range keys {
 			e.String(k)
 			e.Tree(x[k])
 		}
+		clear(e.keys[start:])
+		e.keys = e.keys[:start]
 	case []any:
 		e.b = append(e.b, tagArray)
 		e.Uvarint(uint64(len(x)))
@@ -421,6 +427,7 @@ const DefaultMaxFrame = 1 << 30
 type Writer struct {
 	w   *bufio.Writer
 	hdr []byte
+	sum [4]byte
 	n   int64
 	err error
 }
@@ -437,17 +444,20 @@ func (w *Writer) Frame(kind byte, payload []byte) error {
 	w.hdr = append(w.hdr[:0], kind)
 	w.hdr = binary.AppendUvarint(w.hdr, uint64(len(payload)))
 	crc := crc32.Update(crc32.Update(0, castagnoli, w.hdr[:1]), castagnoli, payload)
-	var sum [4]byte
-	binary.LittleEndian.PutUint32(sum[:], crc)
-	for _, b := range [][]byte{w.hdr, payload, sum[:]} {
-		n, err := w.w.Write(b)
-		w.n += int64(n)
-		if err != nil {
-			w.err = err
-			return err
-		}
+	binary.LittleEndian.PutUint32(w.sum[:], crc)
+	w.write(w.hdr)
+	w.write(payload)
+	w.write(w.sum[:])
+	return w.err
+}
+
+func (w *Writer) write(b []byte) {
+	if w.err != nil {
+		return
 	}
-	return nil
+	n, err := w.w.Write(b)
+	w.n += int64(n)
+	w.err = err
 }
 
 // Written returns the number of bytes written so far (buffered ones

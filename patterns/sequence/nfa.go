@@ -19,8 +19,12 @@ type NFA struct {
 	skip       SkipKind
 	skipStage  int
 	maxPartial int
-	fp         string  // Fingerprint, computed by Compile
-	sc         scratch // working space: an NFA is used by one goroutine at a time
+	fp         string   // Fingerprint, computed by Compile
+	sc         scratch  // working space: an NFA is used by one goroutine at a time
+	snap       struct { // EncodeState's working space
+		index       map[*node]uint64
+		order, path []*node
+	}
 }
 
 type rstate struct {

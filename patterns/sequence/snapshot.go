@@ -124,8 +124,18 @@ const (
 // restored heaps have the same layout and the State emits and processes in
 // the same order as the original.
 func (n *NFA) EncodeState(e *wire.Enc, st *State, ref func(*event.Event) uint64) {
-	index := make(map[*node]uint64) // 1 + position in order
-	var order, path []*node
+	// The NFA's scratch, reused from key to key (one goroutine at a time).
+	if n.snap.index == nil {
+		n.snap.index = make(map[*node]uint64)
+	}
+	index := n.snap.index // 1 + position in order
+	order, path := n.snap.order[:0], n.snap.path[:0]
+	defer func() {
+		clear(index)
+		clear(order)
+		clear(path)
+		n.snap.order, n.snap.path = order[:0], path[:0]
+	}()
 	collect := func(q *pq) {
 		for i := range q.a {
 			path = path[:0]
