@@ -14,10 +14,12 @@ import (
 type deliverFunc func(ctx context.Context, alerts []Alert) (int, error)
 
 // pendingAlert is an alert waiting for delivery, with the partition that
-// raised it (a snapshot of the partition includes it).
+// raised it (a snapshot of the partition includes it): a key group's id and
+// number, or an input partition's id and -1.
 type pendingAlert struct {
 	Alert
 	part string
+	kg   int
 }
 
 // outEntry is one entry of the delivery queue: an alert, or an ack that
@@ -50,6 +52,7 @@ type delivery struct {
 	wake       chan struct{} // a new entry (buffered, 1)
 	hurry      chan struct{} // deliver now: a flush waits, or a batch is full (buffered, 1)
 	acking     int           // acks taken off the queue and still running
+	flushers   int           // flush calls in progress: inline acks wake them
 	acksQueued int           // acks in the queue
 	err        error         // the last failure, until a success
 	attempt    int
@@ -88,6 +91,9 @@ func (d *delivery) enqueue(alerts []pendingAlert, acks []func()) {
 		}
 		d.mu.Lock()
 		d.acking -= len(acks)
+		if d.flushers > 0 {
+			d.wakeWaiters() // a Flush may be waiting for these acks
+		}
 		d.mu.Unlock()
 		return
 	}
@@ -248,8 +254,7 @@ func (d *delivery) write(alerts []Alert) bool {
 			d.mu.Lock()
 			failed := fmt.Errorf("%w: %w", ErrDeliveryFailed, err)
 			d.failed.Store(&failed)
-			close(d.roomCh) // wake every waiter: they see the failure
-			d.roomCh = make(chan struct{})
+			d.wakeWaiters() // they see the failure
 			d.mu.Unlock()
 			return false
 		}
@@ -322,10 +327,15 @@ func (d *delivery) commit(n int, all bool) {
 	d.mu.Lock()
 	d.acking -= len(acks)
 	if removed > 0 {
-		close(d.roomCh)
-		d.roomCh = make(chan struct{})
+		d.wakeWaiters()
 	}
 	d.mu.Unlock()
+}
+
+// wakeWaiters closes roomCh for whoever waits on it (the lock is held).
+func (d *delivery) wakeWaiters() {
+	close(d.roomCh)
+	d.roomCh = make(chan struct{})
 }
 
 // ErrDeliveryFailed is returned once delivery has given up (see
@@ -343,6 +353,14 @@ func (d *delivery) failure() error {
 // flush waits until the queue is empty. When ctx ends first it returns
 // the last delivery error (or ctx's), and the alerts stay queued.
 func (d *delivery) flush(ctx context.Context) error {
+	d.mu.Lock()
+	d.flushers++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.flushers--
+		d.mu.Unlock()
+	}()
 	for {
 		d.mu.Lock()
 		empty := len(d.q) == d.head && d.acking == 0

@@ -64,10 +64,15 @@ type Engine struct {
 	out     *delivery
 
 	inputs    map[string]*input
-	inputList []*input     // sorted by name
-	defaultIn *input       // inputs[defaultInput], once opened
-	groups    []*partition // the exchange's key groups
-	wake      wakeHeap     // key groups by their next timer
+	inputList []*input // sorted by name
+	defaultIn *input   // inputs[defaultInput], once opened
+	// The exchange's state: key group g (of nkg) lives in shards[g mod
+	// len(shards)], one shard per worker slot. Key groups are the unit of
+	// routing, ownership and snapshots; shards only hold them, so that a
+	// step touches a few hot maps rather than many cold ones.
+	nkg    int
+	shards []*partition
+	wake   wakeHeap // shards by their next timer
 
 	floor    int64  // the highest AdvanceWatermark
 	wmX      int64  // the exchange's watermark
@@ -87,13 +92,14 @@ type Engine struct {
 
 	// step scratch, and the step's parallel phases bound once (a closure
 	// per step would allocate)
-	batch              []item
-	running            []*partition
-	feeding            []*input
-	slots              [][]*partition // each exchange slot's touched key groups
-	slotFrom           int            // e.running[slotFrom:] are the woken key groups
-	collected          []pendingAlert
-	runInputFn, slotFn func(w *worker, i int)
+	batch                       []item
+	running                     []*partition
+	feeding                     []*input
+	slots                       [][]*partition // each exchange slot's touched shard
+	routes                      [][][]routed   // routes[chunk][shard]: the parallel exchange's routing
+	slotFrom                    int            // e.running[slotFrom:] are the woken shards
+	collected                   []pendingAlert
+	runInputFn, routeFn, slotFn func(w *worker, i int)
 	// timed is the number of inputs with an idle timeout: only then does a
 	// step read the wall clock.
 	timed int
@@ -120,13 +126,14 @@ func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
 		e.workers = append(e.workers, w)
 	}
 	e.slots = make([][]*partition, cfg.workers)
-	// The key groups sit side by side in memory: a step touches a few at
-	// random, and their headers stay in cache.
-	groups := make([]partition, cfg.keyGroups)
-	e.groups = make([]*partition, cfg.keyGroups)
-	for i := range groups {
-		groups[i] = *newPartition(e, keyGroupID(i), i)
-		e.groups[i] = &groups[i]
+	e.routes = make([][][]routed, cfg.workers)
+	for i := range e.routes {
+		e.routes[i] = make([][]routed, cfg.workers)
+	}
+	e.nkg = cfg.keyGroups
+	e.shards = make([]*partition, cfg.workers)
+	for i := range e.shards {
+		e.shards[i] = newPartition(e, "shard/"+itoa(i), i)
 	}
 	e.layOut(len(rs.Rules))
 	e.pool = newPool(e.workers)
@@ -135,6 +142,7 @@ func New(rs *rules.Ruleset, opts ...Option) (*Engine, error) {
 		p := e.running[i]
 		p.runInput(w, p.in.due, p.in.wm)
 	}
+	e.routeFn = e.routeSlot
 	e.slotFn = e.runSlot
 	return e, nil
 }
@@ -148,12 +156,12 @@ func (e *Engine) now() time.Time {
 	return e.cfg.now()
 }
 
-// layOut gives every key group its rule states' storage in one block,
-// group after group, for a ruleset of n rules.
+// layOut gives every shard its rule states' storage in one block, shard
+// after shard, for a ruleset of n rules.
 func (e *Engine) layOut(n int) {
-	ptrs := make([]*ruleState, len(e.groups)*n)
-	slab := make([]ruleState, len(e.groups)*n)
-	for i, p := range e.groups {
+	ptrs := make([]*ruleState, len(e.shards)*n)
+	slab := make([]ruleState, len(e.shards)*n)
+	for i, p := range e.shards {
 		rule := ptrs[i*n : (i+1)*n : (i+1)*n]
 		copy(rule, p.rule)
 		p.rule, p.slab = rule, slab[i*n:(i+1)*n:(i+1)*n]
@@ -406,7 +414,7 @@ func (e *Engine) step() {
 	e.xPassed = e.wmX
 	for len(e.wake) > 0 && e.wake[0].at <= e.wmX {
 		w := e.wake.pop()
-		if p := e.groups[w.kg]; w.at == p.wakeAt {
+		if p := e.shards[w.kg]; w.at == p.wakeAt {
 			p.wakeAt = math.MaxInt64
 			e.touch(p)
 		}
@@ -579,17 +587,25 @@ func (e *Engine) merge() {
 // handing work to other goroutines costs more than it saves.
 const parallelExchange = 64
 
+// routed is an event a rule's where passed, with its key: what the
+// parallel exchange's first phase hands to the shard that owns the key.
+type routed struct {
+	ev  *event.Event
+	ix  int
+	key string
+}
+
 // exchange runs the step's batch through the key groups, then fires the
 // timers due by the exchange's watermark in every group touched (by the
 // batch, or by the wake heap: e.running[from:]).
 //
-// With one worker (or a small batch) everything runs here. With n workers,
-// slot i of n takes the key groups whose number is i modulo n: each slot
-// reads the whole batch, computes each rule's where and key, and handles
-// the events of its own groups — so a group is only ever touched by one
-// goroutine, there is no routing pass, and results do not depend on n.
-// The cheap where and key are computed n times; only slot 0 counts their
-// errors.
+// With one worker (or a small batch) everything runs here. With n workers
+// it runs in two parallel phases. First slot s of n routes the s-th
+// contiguous chunk of the batch: each rule's where and key, once per
+// event, into one list per destination shard. Then shard d handles its
+// lists in chunk order, which is batch order, and fires its timers. A
+// shard is only ever touched by one goroutine, and results do not depend
+// on n.
 func (e *Engine) exchange(from int) {
 	n := len(e.workers)
 	if n == 1 || len(e.batch) < parallelExchange {
@@ -601,9 +617,7 @@ func (e *Engine) exchange(from int) {
 		return
 	}
 	e.slotFrom = from
-	for i := range e.slots {
-		e.slots[i] = e.slots[i][:0]
-	}
+	e.pool.run(n, e.routeFn)
 	e.pool.run(n, e.slotFn)
 	for i := range e.slots {
 		e.running = append(e.running, e.slots[i]...)
@@ -611,46 +625,58 @@ func (e *Engine) exchange(from int) {
 	}
 }
 
-// runSlot is slot i of n of a parallel exchange (see exchange).
-func (e *Engine) runSlot(w *worker, slot int) {
-	n := len(e.workers)
-	ng := len(e.groups)
-	touched := e.slots[slot]
-	for i := range e.batch {
-		it := &e.batch[i]
-		for _, ix := range it.in.xrules {
-			w.eval.CountErrors = slot == 0
-			key, ok := w.routeCounted(ix, it.ev, slot == 0)
-			w.eval.CountErrors = true
+// routeSlot is the first phase of a parallel exchange: slot s of n routes
+// its chunk of the batch into e.routes[s][shard].
+func (e *Engine) routeSlot(w *worker, s int) {
+	n := len(e.shards)
+	lists := e.routes[s]
+	for d := range lists {
+		lists[d] = lists[d][:0]
+	}
+	lo, hi := len(e.batch)*s/n, len(e.batch)*(s+1)/n
+	for i := lo; i < hi; i++ {
+		ev := e.batch[i].ev
+		for _, ix := range e.batch[i].in.xrules {
+			key, ok := w.route(ix, ev)
 			if !ok {
 				continue
 			}
-			kg := keyGroup(key, ng)
-			if kg%n != slot {
-				continue
-			}
-			p := e.groups[kg]
+			d := keyGroup(key, e.nkg) % n
+			lists[d] = append(lists[d], routed{ev: ev, ix: ix, key: key})
+		}
+	}
+}
+
+// runSlot is the second phase of a parallel exchange: shard d handles
+// what every chunk routed to it, in batch order, then fires its timers.
+func (e *Engine) runSlot(w *worker, d int) {
+	n := len(e.shards)
+	p := e.shards[d]
+	touched := e.slots[d][:0]
+	for s := range e.routes {
+		for _, r := range e.routes[s][d] {
 			if !p.touched {
 				p.touched = true
 				touched = append(touched, p)
 			}
-			if p.last != it.ev {
-				p.fireTimers(w, it.ev.Time)
-				p.last = it.ev
+			if p.last != r.ev {
+				p.fireTimers(w, r.ev.Time)
+				p.last = r.ev
 			}
-			w.handle(p, p.state(ix), it.ev, key)
+			w.handle(p, p.state(r.ix), r.ev, r.key)
+		}
+		clear(e.routes[s][d]) // hold no event past the step
+	}
+	// Shards the wake heap named, already in e.running: this slot's.
+	for _, q := range e.running[e.slotFrom:] {
+		if q.kg%n == d {
+			q.finish(w, e.wmX)
 		}
 	}
-	// Groups the wake heap named, already in e.running: this slot's.
-	for _, p := range e.running[e.slotFrom:] {
-		if p.kg%n == slot {
-			p.finish(w, e.wmX)
-		}
+	for _, q := range touched {
+		q.finish(w, e.wmX)
 	}
-	for _, p := range touched {
-		p.finish(w, e.wmX)
-	}
-	e.slots[slot] = touched
+	e.slots[d] = touched
 }
 
 // routeDirect routes the batch on the calling goroutine and handles each
@@ -659,7 +685,7 @@ func (e *Engine) runSlot(w *worker, slot int) {
 // its timers due by an event's time fired before it.
 func (e *Engine) routeDirect() {
 	w := e.workers[0]
-	n := len(e.groups)
+	n := len(e.shards)
 	for i := range e.batch {
 		it := &e.batch[i]
 		for _, ix := range it.in.xrules {
@@ -667,7 +693,10 @@ func (e *Engine) routeDirect() {
 			if !ok {
 				continue
 			}
-			p := e.groups[keyGroup(key, n)]
+			p := e.shards[0]
+			if n > 1 {
+				p = e.shards[keyGroup(key, e.nkg)%n]
+			}
 			e.touch(p)
 			if p.last != it.ev {
 				p.fireTimers(w, it.ev.Time)
@@ -679,59 +708,65 @@ func (e *Engine) routeDirect() {
 }
 
 // collect gathers the alerts the step's partitions raised: merged by
-// time, ties in partition order (inputs by name, then key groups by
-// number), each partition's own order kept. The order depends only on
-// the input, never on the workers.
+// time, ties in partition order (inputs' partitions by name, then key
+// groups by number), each partition's own order kept. A shard holds
+// several key groups; their alerts are told apart by the key group each
+// records, so the order depends only on the input, never on the workers.
 func (e *Engine) collect() {
-	var with []*partition
+	start := len(e.collected)
 	for _, p := range e.running {
 		if len(p.out) > 0 {
-			with = append(with, p)
+			e.collected = append(e.collected, p.out...)
+			p.out = reuse(p.out)
 		}
 	}
-	if len(with) > 1 {
-		// Partition order breaks ties, whatever order the step ran them in:
-		// inputs' partitions by input name, then key groups by number.
-		slices.SortFunc(with, func(a, b *partition) int {
-			switch {
-			case a.kg < 0 && b.kg < 0:
-				return strings.Compare(a.in.name, b.in.name)
-			case a.kg < 0:
-				return -1
-			case b.kg < 0:
-				return 1
-			}
-			return a.kg - b.kg
-		})
-	}
-	switch len(with) {
-	case 0:
-		return
-	case 1:
-		e.collected = append(e.collected, with[0].out...)
-		with[0].out = reuse(with[0].out)
+	out := e.collected[start:]
+	if len(out) < 2 {
 		return
 	}
-	heads := make([]int, len(with))
+	// Each partition's alerts, in emission order, side by side.
+	slices.SortStableFunc(out, func(a, b pendingAlert) int { return comparePart(&a, &b) })
+	var runs [][]pendingAlert
+	for i := 0; i < len(out); {
+		j := i + 1
+		for j < len(out) && comparePart(&out[i], &out[j]) == 0 {
+			j++
+		}
+		runs = append(runs, out[i:j])
+		i = j
+	}
+	if len(runs) == 1 {
+		return
+	}
+	merged := make([]pendingAlert, 0, len(out))
 	for {
 		best := -1
-		for i, p := range with {
-			if heads[i] == len(p.out) {
-				continue
-			}
-			if best < 0 || p.out[heads[i]].Time.Before(with[best].out[heads[best]].Time) {
+		for i, r := range runs {
+			if len(r) > 0 && (best < 0 || r[0].Time.Before(runs[best][0].Time)) {
 				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		e.collected = append(e.collected, with[best].out[heads[best]])
-		heads[best]++
+		merged = append(merged, runs[best][0])
+		runs[best] = runs[best][1:]
 	}
-	for _, p := range with {
-		p.out = reuse(p.out)
+	copy(out, merged)
+}
+
+// comparePart orders alerts by the partition that raised them: inputs'
+// partitions by name, then key groups by number.
+func comparePart(a, b *pendingAlert) int {
+	switch {
+	case a.kg < 0 && b.kg < 0:
+		return strings.Compare(a.part, b.part)
+	case a.kg < 0:
+		return -1
+	case b.kg < 0:
+		return 1
 	}
+	return a.kg - b.kg
 }
 
 // reuse empties a scratch slice for the next step. Small ones keep their

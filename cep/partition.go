@@ -9,17 +9,18 @@ import (
 	"github.com/vigilhq/vigil/rules"
 )
 
-// partition is the unit of state, ordering and event time: a key group of
-// the exchange, or the partition of an input whose rules are keyed by the
-// input's own partitioning key (a Kafka topic-partition). Everything in it
-// — every rule's per-key state, its timers, its watermark, the alerts it
-// raised and has not handed over — belongs to it alone, so it can be
-// processed by any one goroutine at a time, saved, dropped and restored
-// without touching another.
+// partition holds state, ordering and event time: a shard of the
+// exchange's key groups, or the partition of an input whose rules are
+// keyed by the input's own partitioning key (a Kafka topic-partition).
+// Everything in it — every rule's per-key state, its timers, its
+// watermark, the alerts it raised and has not handed over — belongs to it
+// alone, so it is processed by one goroutine at a time. A shard holds the
+// key groups of one worker slot; each key's state is its key group's, so a
+// key group can be saved, dropped and restored by picking out its keys.
 type partition struct {
 	e    *Engine
-	id   string // "kg/17", or "input/<name>"
-	kg   int    // key group number; -1 for an input partition
+	id   string // "shard/1", or "input/<name>"
+	kg   int    // shard number; -1 for an input partition
 	in   *input // the input of an input partition
 	rule []*ruleState
 	// slab holds, side by side with the other key groups', the storage of
@@ -118,6 +119,51 @@ func (p *partition) finish(w *worker, wm int64) {
 	p.wm = max(p.wm, wm)
 }
 
+// dropKeyGroups drops the state of a shard's keys whose key group is
+// marked: a restore replaces those key groups.
+func (p *partition) dropKeyGroups(drop []bool) {
+	n := len(drop)
+	gone := func(key string) bool { return drop[keyGroup(key, n)] }
+	for _, rs := range p.rule {
+		if rs == nil {
+			continue
+		}
+		for key := range rs.thr {
+			if gone(key) {
+				delete(rs.thr, key)
+			}
+		}
+		for key, k := range rs.seq {
+			if gone(key) {
+				rs.counters.Partial -= k.partial
+				delete(rs.seq, key)
+			}
+		}
+		for key := range rs.throttle {
+			if gone(key) {
+				delete(rs.throttle, key)
+			}
+		}
+	}
+	kept := p.timers[:0]
+	for _, t := range p.timers {
+		if !gone(t.key) {
+			kept = append(kept, t)
+		}
+	}
+	clear(p.timers[len(kept):])
+	p.timers = kept
+	p.timers.init()
+	p.resetNext()
+	kept2 := p.out[:0]
+	for _, a := range p.out {
+		if a.kg < 0 || !drop[a.kg] {
+			kept2 = append(kept2, a)
+		}
+	}
+	p.out = kept2
+}
+
 // runInput processes an input partition's events, in order, for every
 // rule co-partitioned with the input, then fires the timers due by wm.
 func (p *partition) runInput(w *worker, items []item, wm int64) {
@@ -211,5 +257,10 @@ func (p *partition) raise(rs *ruleState, a Alert, stages []stageIDs) {
 		}
 	}
 	rs.counters.Alerts++
-	p.out = append(p.out, pendingAlert{Alert: a, part: p.id})
+	pa := pendingAlert{Alert: a, part: p.id, kg: -1}
+	if p.in == nil { // a shard: the alert is its key group's
+		pa.kg = keyGroup(a.Key, p.e.nkg)
+		pa.part = keyGroupID(pa.kg)
+	}
+	p.out = append(p.out, pa)
 }

@@ -29,7 +29,7 @@ func TestOneTTLTimerPerKey(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	eng.mu.Lock()
-	timers, held := len(eng.groups[0].timers), eng.groups[0].rule[0].keys()
+	timers, held := len(eng.shards[0].timers), eng.shards[0].rule[0].keys()
 	eng.mu.Unlock()
 	t.Logf("%d keys hold state; %d timers pending (%.0f per key); heap +%d KB", held, timers, float64(timers)/keys, (int64(ms.HeapAlloc)-int64(ms0.HeapAlloc))/1024)
 	if timers > 3*keys {

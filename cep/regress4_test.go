@@ -57,10 +57,10 @@ func TestRestoreRejectsUnknownRuleRefs(t *testing.T) {
 			}()
 			_, err = eng.Restore(ctx, bytes.NewReader(data))
 			t.Logf("rules %.12q: Restore = %v; throttle of rule 0 now %v", rs, err, func() any {
-				if len(eng.rs.Rules) == 0 || eng.groups[keyGroup("zz", len(eng.groups))].rule[0] == nil {
+				if len(eng.rs.Rules) == 0 || eng.shards[keyGroup("zz", eng.nkg)%len(eng.shards)].rule[0] == nil {
 					return nil
 				}
-				return eng.groups[keyGroup("zz", len(eng.groups))].rule[0].throttle
+				return eng.shards[keyGroup("zz", eng.nkg)%len(eng.shards)].rule[0].throttle
 			}())
 		}()
 	}

@@ -90,7 +90,8 @@ type restorer struct {
 	// state: a fresh partition to replace it or, for one the snapshot
 	// does not hold, keys to merge into it.
 	staged   map[*partition]*partition
-	replace  map[*partition]bool
+	replace  map[*partition]bool // input partitions whose state is replaced
+	clearKG  []bool              // the key groups whose state is replaced
 	buffered []stagedItem
 	alerts   []pendingAlert
 	skip     bool // the current frame is not read to its end
@@ -201,28 +202,26 @@ func (st *restorer) readHeader(d *wire.Dec) error {
 	st.header = true
 	e := st.e
 	st.replace = map[*partition]bool{}
-	if st.groups != len(e.groups) && !st.full {
+	st.clearKG = make([]bool, e.nkg)
+	if st.groups != e.nkg && !st.full {
 		return fmt.Errorf("%w: the snapshot has %d key groups and holds only some; the engine has %d: restore a full snapshot",
-			ErrSnapshot, st.groups, len(e.groups))
+			ErrSnapshot, st.groups, e.nkg)
 	}
 	for _, id := range st.ids {
 		if strings.HasPrefix(id, "input/") {
 			continue // staged by the input's frame
 		}
-		if !strings.HasPrefix(id, "kg/") {
+		var kg int
+		if _, err := fmt.Sscanf(id, "kg/%d", &kg); err != nil || kg < 0 || kg >= st.groups || id != keyGroupID(kg) {
 			return st.fail("unknown partition %q", id)
 		}
-		if st.groups == len(e.groups) {
-			var kg int
-			if _, err := fmt.Sscanf(id, "kg/%d", &kg); err != nil || kg < 0 || kg >= len(e.groups) {
-				return st.fail("bad key group %q", id)
-			}
-			st.stage(e.groups[kg], true)
+		if st.groups == e.nkg {
+			st.clearKG[kg] = true
 		}
 	}
-	if st.groups != len(e.groups) {
-		for _, p := range e.groups {
-			st.stage(p, true)
+	if st.groups != e.nkg {
+		for kg := range st.clearKG {
+			st.clearKG[kg] = true
 		}
 	}
 	return nil
@@ -345,7 +344,7 @@ func (st *restorer) target(ix int, src, key string) (*partition, error) {
 			}
 		}
 	}
-	p := st.e.groups[keyGroup(key, len(st.e.groups))]
+	p := st.e.shards[keyGroup(key, st.e.nkg)%len(st.e.shards)]
 	return st.stage(p, false), nil
 }
 
@@ -528,6 +527,36 @@ func (st *restorer) apply() {
 			st.report.Buffered++
 		}
 	}
+	// The key groups the snapshot holds lose their present state first.
+	allKG := !slices.Contains(st.clearKG, false)
+	for _, sh := range e.shards {
+		if allKG {
+			for _, rs := range sh.rule {
+				if rs != nil {
+					rs.dead = true
+				}
+			}
+			clear(sh.rule)
+			sh.slab = nil // dead states must not be reused
+			sh.timers, sh.out = nil, nil
+			sh.resetNext()
+			continue
+		}
+		sh.dropKeyGroups(st.clearKG)
+	}
+	for kg, in := range st.clearKG {
+		if in {
+			st.report.Partitions++
+			sh := e.shards[kg%len(e.shards)]
+			if meta, ok := st.parts[keyGroupID(kg)]; ok {
+				sh.wm = max(sh.wm, meta.wm)
+				sh.timerSeq = max(sh.timerSeq, meta.timerSeq)
+			}
+		}
+	}
+	if allKG {
+		e.layOut(len(e.rs.Rules))
+	}
 	for live, s := range st.staged {
 		meta, ok := st.parts[live.id]
 		if st.replace[live] {
@@ -572,7 +601,7 @@ func (st *restorer) apply() {
 		live.purgeTimers() // re-heaps
 	}
 	e.wake = e.wake[:0]
-	for _, p := range e.groups {
+	for _, p := range e.shards {
 		p.wakeAt = math.MaxInt64
 		if nt := p.nextTimer(); nt != math.MaxInt64 {
 			p.wakeAt = nt

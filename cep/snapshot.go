@@ -39,8 +39,15 @@ const (
 func (e *Engine) Partitions() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var ids []string
-	e.eachPartition(func(p *partition) { ids = append(ids, p.id) })
+	ids := make([]string, 0, e.nkg)
+	for kg := 0; kg < e.nkg; kg++ {
+		ids = append(ids, keyGroupID(kg))
+	}
+	for _, in := range e.inputList {
+		if in.part != nil {
+			ids = append(ids, in.part.id)
+		}
+	}
 	return ids
 }
 
@@ -57,20 +64,35 @@ func (e *Engine) Partitions() []string {
 func (e *Engine) Snapshot(ctx context.Context, w io.Writer, partitions ...string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := &snapshotWriter{e: e, fw: wire.NewWriter(w), events: map[*event.Event]uint64{}, rules: map[int]uint64{}}
-	var parts []*partition
+	s := &snapshotWriter{e: e, fw: wire.NewWriter(w), events: map[*event.Event]uint64{}, rules: map[int]uint64{},
+		kgs: make([]bool, e.nkg)}
+	var parts []*partition // input partitions
 	if len(partitions) == 0 {
-		e.eachPartition(func(p *partition) { parts = append(parts, p) })
+		for i := range s.kgs {
+			s.kgs[i] = true
+		}
+		for _, in := range e.inputList {
+			if in.part != nil {
+				parts = append(parts, in.part)
+			}
+		}
 	} else {
 		byID := map[string]*partition{}
-		e.eachPartition(func(p *partition) { byID[p.id] = p })
-		for _, id := range partitions {
-			p, ok := byID[id]
-			if !ok {
-				return fmt.Errorf("cep: snapshot: no partition %q", id)
+		for _, in := range e.inputList {
+			if in.part != nil {
+				byID[in.part.id] = in.part
 			}
-			if !slices.Contains(parts, p) {
-				parts = append(parts, p)
+		}
+		for _, id := range partitions {
+			var kg int
+			if p, ok := byID[id]; ok {
+				if !slices.Contains(parts, p) {
+					parts = append(parts, p)
+				}
+			} else if _, err := fmt.Sscanf(id, "kg/%d", &kg); err == nil && kg >= 0 && kg < e.nkg && id == keyGroupID(kg) {
+				s.kgs[kg] = true
+			} else {
+				return fmt.Errorf("cep: snapshot: no partition %q", id)
 			}
 		}
 	}
@@ -88,8 +110,19 @@ type snapshotWriter struct {
 	stEnc  wire.Enc // a sequence state, built before its key's frame
 	events map[*event.Event]uint64
 	rules  map[int]uint64 // rule index → ref
+	kgs    []bool         // the key groups included
 	frames uint64
 	err    error
+}
+
+// kgOf returns the id of the key group of a key held in a shard, and
+// whether the snapshot includes it.
+func (s *snapshotWriter) kgOf(key string) (string, bool) {
+	kg := keyGroup(key, s.e.nkg)
+	if !s.kgs[kg] {
+		return "", false
+	}
+	return keyGroupID(kg), true
 }
 
 func (s *snapshotWriter) frame(kind byte, e *wire.Enc) {
@@ -128,13 +161,22 @@ func (s *snapshotWriter) write(ctx context.Context, parts []*partition, full boo
 	enc.String(snapshotMagic)
 	enc.Uvarint(SnapshotVersion)
 	enc.Varint(e.cfg.now().UnixMilli())
-	enc.Uvarint(uint64(len(e.groups)))
+	enc.Uvarint(uint64(e.nkg))
 	enc.Bool(full)
 	enc.Varint(e.floor)
 	enc.Varint(e.wmX)
-	enc.Uvarint(uint64(len(parts)))
+	var ids []string
+	for kg, in := range s.kgs {
+		if in {
+			ids = append(ids, keyGroupID(kg))
+		}
+	}
 	for _, p := range parts {
-		enc.String(p.id)
+		ids = append(ids, p.id)
+	}
+	enc.Uvarint(uint64(len(ids)))
+	for _, id := range ids {
+		enc.String(id)
 	}
 	s.frame(frameHeader, enc)
 
@@ -176,6 +218,28 @@ func (s *snapshotWriter) write(ctx context.Context, parts []*partition, full boo
 		s.frame(frameInput, enc)
 	}
 
+	// The key groups: each shard's watermark and timer counter stand for
+	// those of every key group it holds.
+	for kg, in := range s.kgs {
+		if !in {
+			continue
+		}
+		sh := e.shards[kg%len(e.shards)]
+		enc.Reset()
+		enc.String(keyGroupID(kg))
+		enc.Varint(sh.wm)
+		enc.Uvarint(sh.timerSeq)
+		s.frame(framePartition, enc)
+	}
+	for _, sh := range e.shards {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.partition(sh)
+		if s.err != nil {
+			return s.err
+		}
+	}
 	for _, p := range parts {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -195,14 +259,14 @@ func (s *snapshotWriter) write(ctx context.Context, parts []*partition, full boo
 		in.buf.each(func(it *item) { s.buffered(in, 0, it) })
 		in.xq.each(func(it *item) { s.buffered(in, 1, it) })
 	}
-	for _, p := range parts {
-		for _, a := range e.out.pendingOf(p.id) {
+	for _, id := range ids {
+		for _, a := range e.out.pendingOf(id) {
 			data, err := json.Marshal(a)
 			if err != nil {
 				return fmt.Errorf("alert %s: %w", a.ID, err)
 			}
 			enc.Reset()
-			enc.String(p.id)
+			enc.String(id)
 			enc.Blob(data)
 			s.frame(frameAlert, enc)
 		}
@@ -226,20 +290,31 @@ func (s *snapshotWriter) buffered(in *input, where uint64, it *item) {
 	s.frame(frameBuffered, enc)
 }
 
-// partition writes a partition's keys, throttle clocks and timers.
+// partition writes a partition's keys, throttle clocks and timers: for a
+// shard, those of the key groups included, each under its key group's id.
 func (s *snapshotWriter) partition(p *partition) {
 	enc := &s.enc
+	src := func(key string) (string, bool) {
+		if p.in != nil {
+			return p.id, true
+		}
+		return s.kgOf(key)
+	}
 	for ix, rs := range p.rule {
 		if rs == nil {
 			continue
 		}
 		ref := s.rules[ix]
 		for _, key := range sortedKeys(rs.thr) {
+			id, ok := src(key)
+			if !ok {
+				continue
+			}
 			k := rs.thr[key]
 			last := s.ref(k.last) // before the frame is begun: it may write an event
 			enc.Reset()
 			enc.Uvarint(ref)
-			enc.String(p.id)
+			enc.String(id)
 			enc.String(key)
 			enc.Bool(k.lastTrue)
 			enc.Uvarint(last)
@@ -255,6 +330,10 @@ func (s *snapshotWriter) partition(p *partition) {
 		}
 		nfa := s.e.workers[0].nfas[ix]
 		for _, key := range sortedKeys(rs.seq) {
+			id, ok := src(key)
+			if !ok {
+				continue
+			}
 			k := rs.seq[key]
 			// Events are written as the state refers to them, so the
 			// state is encoded apart and copied into the frame.
@@ -263,7 +342,7 @@ func (s *snapshotWriter) partition(p *partition) {
 			nfa.EncodeState(st, k.st, s.ref)
 			enc.Reset()
 			enc.Uvarint(ref)
-			enc.String(p.id)
+			enc.String(id)
 			enc.String(key)
 			enc.Varint(k.scheduled)
 			enc.Varint(k.lastEvent)
@@ -272,9 +351,13 @@ func (s *snapshotWriter) partition(p *partition) {
 			s.frame(frameKey, enc)
 		}
 		for _, key := range sortedKeys(rs.throttle) {
+			id, ok := src(key)
+			if !ok {
+				continue
+			}
 			enc.Reset()
 			enc.Uvarint(ref)
-			enc.String(p.id)
+			enc.String(id)
 			enc.String(key)
 			enc.Varint(rs.throttle[key])
 			s.frame(frameThrottle, enc)
@@ -284,9 +367,13 @@ func (s *snapshotWriter) partition(p *partition) {
 		if t.rs.dead {
 			continue
 		}
+		id, ok := src(t.key)
+		if !ok {
+			continue
+		}
 		enc.Reset()
 		enc.Uvarint(s.rules[t.rs.ix])
-		enc.String(p.id)
+		enc.String(id)
 		enc.String(t.key)
 		enc.Varint(t.At)
 		enc.Uvarint(t.seq)

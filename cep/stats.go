@@ -96,10 +96,10 @@ func (rs *ruleState) stats() RuleStats {
 		Partial: c.Partial, Keys: rs.keys()}
 }
 
-// eachPartition calls f for every partition: the key groups, then the
-// input partitions by input name.
+// eachPartition calls f for every partition: the shards of the key
+// groups, then the input partitions by input name.
 func (e *Engine) eachPartition(f func(*partition)) {
-	for _, p := range e.groups {
+	for _, p := range e.shards {
 		f(p)
 	}
 	for _, in := range e.inputList {

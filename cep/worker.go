@@ -2,8 +2,6 @@ package cep
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/patterns/sequence"
@@ -48,18 +46,12 @@ func newWorker(e *Engine, rs *rules.Ruleset) (*worker, error) {
 
 // route evaluates rule ix's where and key for ev.
 func (w *worker) route(ix int, ev *event.Event) (string, bool) {
-	return w.routeCounted(ix, ev, true)
-}
-
-// routeCounted is route, counting a key failure only when count is set
-// (one of several workers evaluating the same event counts it).
-func (w *worker) routeCounted(ix int, ev *event.Event, count bool) (string, bool) {
 	r := w.e.rs.Rules[ix]
 	if !w.eval.Bool(r.Where, ev, "") {
 		return "", false
 	}
 	key, ok := w.eval.KeyOf(r, ev)
-	if !ok && count {
+	if !ok {
 		w.keyFailures[ix]++
 	}
 	return key, ok
@@ -88,70 +80,4 @@ func (w *worker) ttl(p *partition, rs *ruleState, key string, at int64) {
 	} else {
 		w.thresholdTTL(p, rs, key, at)
 	}
-}
-
-// pool runs the parallel phases of a step on the workers. The calling
-// goroutine works as worker 0; the others wait for jobs.
-type pool struct {
-	workers []*worker
-	jobs    []chan *job
-}
-
-type job struct {
-	n    int
-	next atomic.Int64
-	fn   func(w *worker, i int)
-	wg   sync.WaitGroup
-}
-
-func newPool(workers []*worker) *pool {
-	p := &pool{workers: workers}
-	for _, w := range workers[1:] {
-		ch := make(chan *job)
-		p.jobs = append(p.jobs, ch)
-		go func() {
-			for j := range ch {
-				j.work(w)
-				j.wg.Done()
-			}
-		}()
-	}
-	return p
-}
-
-// run calls fn(w, i) for every i in [0, n), spread over the workers, and
-// returns when all have returned.
-func (p *pool) run(n int, fn func(w *worker, i int)) {
-	if n <= 1 || len(p.workers) == 1 {
-		for i := 0; i < n; i++ {
-			fn(p.workers[0], i)
-		}
-		return
-	}
-	j := &job{n: n, fn: fn}
-	helpers := min(len(p.jobs), n-1)
-	j.wg.Add(helpers)
-	for _, ch := range p.jobs[:helpers] {
-		ch <- j
-	}
-	j.work(p.workers[0])
-	j.wg.Wait()
-}
-
-func (j *job) work(w *worker) {
-	for {
-		i := int(j.next.Add(1)) - 1
-		if i >= j.n {
-			return
-		}
-		j.fn(w, i)
-	}
-}
-
-// stop ends the worker goroutines.
-func (p *pool) stop() {
-	for _, ch := range p.jobs {
-		close(ch)
-	}
-	p.jobs = nil
 }

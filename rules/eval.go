@@ -25,12 +25,7 @@ type Evaluator struct {
 	env Env
 	// Key is the key under evaluation, set by the engine before it feeds a
 	// key's event to a matcher, so stage conditions see it.
-	Key string
-	// CountErrors, true by default, counts runtime errors per rule. An
-	// engine whose workers all evaluate the same where and key turns it off
-	// on all but one of them, so each failure is counted once.
-	CountErrors bool
-
+	Key     string
 	errors  map[string]uint64
 	lastErr map[string]error
 	bufs    map[string][]any // reused matched.<stage> lists for conditions
@@ -38,7 +33,7 @@ type Evaluator struct {
 
 // NewEvaluator returns an evaluator for the lists of rs.
 func NewEvaluator(rs *Ruleset) *Evaluator {
-	e := &Evaluator{errors: map[string]uint64{}, lastErr: map[string]error{}, bufs: map[string][]any{}, CountErrors: true}
+	e := &Evaluator{errors: map[string]uint64{}, lastErr: map[string]error{}, bufs: map[string][]any{}}
 	e.env.Lists = rs.Lists
 	e.env.Matched = map[string][]any{}
 	return e
@@ -62,10 +57,8 @@ func (e *Evaluator) AddErrors(rule string, n uint64) {
 func (e *Evaluator) LastError(rule string) error { return e.lastErr[rule] }
 
 func (e *Evaluator) fail(x *Expr, err error) {
-	if e.CountErrors {
-		e.errors[x.rule]++
-		e.lastErr[x.rule] = err
-	}
+	e.errors[x.rule]++
+	e.lastErr[x.rule] = err
 }
 
 func (e *Evaluator) run(x *Expr, ev *event.Event, key string) (any, error) {
