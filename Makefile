@@ -11,7 +11,7 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/vigil
 
-# Runs the service on embedded defaults: HTTP ingest on :8080, the example
+# Runs the service on embedded defaults: HTTP ingest on 127.0.0.1:8080, the example
 # rules, alerts to stdout and to the embedded store under ./data.
 run: build
 	./$(BIN) serve --rules examples/rules

@@ -163,3 +163,22 @@ func (st *ruleState) adopt(r *rules.Rule, ix int) error {
 	}
 	return nil
 }
+
+// SetLists replaces the named lists the rules' expressions see, between
+// two events, keeping every rule's state: a list's content is not part of
+// any rule's matching definition. lists must hold every list the running
+// rules name; the engine keeps the map (do not change it afterwards).
+func (e *Engine) SetLists(lists map[string]map[any]struct{}) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	rs := *e.rs // the caller's ruleset stays as it was
+	rs.Lists = lists
+	e.rs = &rs
+	for _, w := range e.workers {
+		w.eval.SetLists(lists)
+	}
+	return nil
+}

@@ -61,9 +61,7 @@ func ExpandPaths(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			name := d.Name()
-			if !d.IsDir() && (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) &&
-				!strings.HasSuffix(name, "_test.yaml") && !strings.HasSuffix(name, "_test.yml") {
+			if !d.IsDir() && IsRulesFile(path) {
 				found = append(found, path)
 			}
 			return nil
@@ -108,6 +106,19 @@ type defaults struct {
 // like a file of its own, its defaults applying to its own rules, so that
 // files can be concatenated.
 func Load(sources []Source) (*Ruleset, error) {
+	return LoadWith(sources, LoadOptions{})
+}
+
+// LoadOptions are what a ruleset may use besides its files.
+type LoadOptions struct {
+	// Lists are named lists kept outside the rules files (a service's
+	// PUT /v1/lists): rules may use them, and no file may define a list of
+	// the same name.
+	Lists map[string]map[any]struct{}
+}
+
+// LoadWith is Load with lists from outside the files.
+func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 	var errs ErrorList
 	rs := &Ruleset{Lists: map[string]map[any]struct{}{}}
 	listAt := map[string]string{}
@@ -148,6 +159,10 @@ func Load(sources []Source) (*Ruleset, error) {
 						f.errorf(le.key, "lists", "list %q is already defined in %s", name, prev)
 						continue
 					}
+					if _, managed := opts.Lists[name]; managed {
+						f.errorf(le.key, "lists", "list %q is kept through the API (PUT /v1/lists/%s): define it in one place, there or here", name, name)
+						continue
+					}
 					if !identNameRE.MatchString(name) {
 						f.errorf(le.key, "lists", "list name %q must be an identifier (letters, digits, _)", name)
 						continue
@@ -169,6 +184,11 @@ func Load(sources []Source) (*Ruleset, error) {
 		}
 	}
 
+	for name, set := range opts.Lists {
+		if _, inFile := rs.Lists[name]; !inFile {
+			rs.Lists[name] = set
+		}
+	}
 	listNames := map[string]bool{}
 	for name := range rs.Lists {
 		listNames[name] = true
@@ -197,6 +217,7 @@ func Load(sources []Source) (*Ruleset, error) {
 			if r == nil {
 				continue
 			}
+			r.Text = pd.f.ruleText(pd.rules, i)
 			if prev, dup := ruleAt[r.Name]; dup {
 				pd.f.ruleName = r.Name
 				pd.f.errorf(rn, "name", "rule %q is already defined at %s", r.Name, prev)
@@ -209,6 +230,7 @@ func Load(sources []Source) (*Ruleset, error) {
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	rs.ListsAt = listAt
 	return rs, nil
 }
 
@@ -906,4 +928,67 @@ func (f *file) threshold(c *exprCompiler, n *yaml.Node, m map[string]entry) *Thr
 		}
 	}
 	return t
+}
+
+// ruleText is the text of rules[i] as written: its lines from the first
+// to the last before the next rule (or the document's end), with the
+// sequence's "- " marker and trailing blank or comment lines left out.
+func (f *file) ruleText(rules *yaml.Node, i int) string {
+	rn := rules.Content[i]
+	if rules.Style&yaml.FlowStyle != 0 || rn.Line < 1 || rn.Line > len(f.lines) {
+		return ""
+	}
+	end := len(f.lines) // exclusive, 0-based
+	if i+1 < len(rules.Content) {
+		end = rules.Content[i+1].Line - 1
+	} else {
+		// The rules sequence ends where a line is indented no deeper than
+		// the "- " marker.
+		for l := rn.Line; l < len(f.lines); l++ {
+			line := f.lines[l]
+			trimmed := strings.TrimSpace(line)
+			if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+				continue
+			}
+			if indent := len(line) - len(strings.TrimLeft(line, " ")); indent < rn.Column-1 {
+				end = l
+				break
+			}
+		}
+	}
+	lines := append([]string(nil), f.lines[rn.Line-1:max(end, rn.Line)]...)
+	for len(lines) > 1 {
+		t := strings.TrimSpace(lines[len(lines)-1])
+		if t != "" && !strings.HasPrefix(t, "#") && t != "---" {
+			break
+		}
+		lines = lines[:len(lines)-1]
+	}
+	// Strip the common indentation, and the "- " in front of the first line.
+	first := lines[0]
+	col := rn.Column - 1
+	if col <= len(first) {
+		lines[0] = strings.Repeat(" ", col) + first[col:]
+	}
+	for k, l := range lines {
+		if len(l) >= col && strings.TrimSpace(l[:col]) == "" {
+			lines[k] = l[col:]
+		} else if k > 0 {
+			lines[k] = strings.TrimLeft(l, " ")
+		}
+	}
+	lines[0] = strings.TrimLeft(lines[0], " ")
+	return strings.TrimRight(strings.Join(lines, "\n"), "\r\n ") + "\n"
+}
+
+// ValidListName reports whether name can name a list (lists.<name> in an
+// expression): letters, digits and _, not starting with a digit.
+func ValidListName(name string) bool { return identNameRE.MatchString(name) }
+
+// IsRulesFile reports whether a directory's file is read as rules: *.yaml
+// and *.yml, except *_test.yaml and *_test.yml test files.
+func IsRulesFile(path string) bool {
+	name := filepath.Base(path)
+	return (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) &&
+		!strings.HasSuffix(name, "_test.yaml") && !strings.HasSuffix(name, "_test.yml")
 }

@@ -26,7 +26,9 @@ type Ruleset struct {
 	// Lists are the named sets, values normalised: strings stay strings,
 	// numbers are float64 (as in decoded events), booleans bool.
 	Lists map[string]map[any]struct{}
-	Files []string
+	// ListsAt says where each list of the files is defined (file:line).
+	ListsAt map[string]string
+	Files   []string
 }
 
 // Rule finds a rule by name.
@@ -48,6 +50,7 @@ type Rule struct {
 	Shadow      bool   // mode: shadow
 	File        string // where it was defined
 	Line        int
+	Text        string // the rule as written in its file
 
 	// Key is the key expressions (values joined by "|"); empty means the
 	// whole stream is one key.

@@ -86,7 +86,7 @@ var ErrClosed = errors.New("store: closed")
 
 // SchemaVersion is the version of the database layout this code writes.
 // Open upgrades older files and refuses newer ones.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations[i] upgrades schema version i to i+1. Append, never edit.
 var migrations = []string{
@@ -111,6 +111,32 @@ var migrations = []string{
 	CREATE INDEX alerts_severity ON alerts (severity, time_ms, id);`,
 	// 1 → 2: alerts an action sink has yet to deliver (see Options.Outbox).
 	`CREATE TABLE outbox (id TEXT NOT NULL PRIMARY KEY);`,
+	// 2 → 3: the history of rulesets and named lists (see versions.go).
+	// AUTOINCREMENT: a version number is never used twice, even after a
+	// failed apply deleted its row.
+	`CREATE TABLE rule_versions (
+		version  INTEGER PRIMARY KEY AUTOINCREMENT,
+		at_ms    INTEGER NOT NULL,
+		actor    TEXT    NOT NULL,
+		source   TEXT    NOT NULL,
+		diff     TEXT    NOT NULL -- JSON
+	);
+	CREATE TABLE rule_version_files (
+		version INTEGER NOT NULL REFERENCES rule_versions (version) ON DELETE CASCADE,
+		seq     INTEGER NOT NULL,
+		name    TEXT    NOT NULL,
+		data    BLOB    NOT NULL,
+		PRIMARY KEY (version, seq)
+	);
+	CREATE TABLE list_versions (
+		version INTEGER PRIMARY KEY AUTOINCREMENT,
+		name    TEXT    NOT NULL,
+		at_ms   INTEGER NOT NULL,
+		actor   TEXT    NOT NULL,
+		size    INTEGER NOT NULL,
+		data    BLOB    NOT NULL -- JSON array of the values
+	);
+	CREATE INDEX list_versions_name ON list_versions (name, version);`,
 }
 
 // Open opens the store at path, creating its directory and file when they

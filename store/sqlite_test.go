@@ -885,3 +885,48 @@ func TestOutboxTracksUndeliveredActionAlerts(t *testing.T) {
 		t.Errorf("without Outbox the store queued %d alerts", len(out))
 	}
 }
+
+func TestRulesAndListVersions(t *testing.T) {
+	s := openTemp(t, Options{})
+	ctx := context.Background()
+	at := time.UnixMilli(1795169045123).UTC()
+	files := []RulesFile{{Name: "a.yaml", Data: []byte("rules: []\n")}, {Name: "b.yaml", Data: []byte{}}}
+	v1, err := s.RecordRules(ctx, RulesVersion{At: at, Actor: "ops", Source: "api", Diff: []byte(`{"added":["x"]}`), Files: files})
+	if err != nil || v1 != 1 {
+		t.Fatalf("record: %d %v", v1, err)
+	}
+	v2, _ := s.RecordRules(ctx, RulesVersion{At: at, Actor: "ops", Source: "api", Files: files[:1]})
+	if err := s.DeleteRules(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	// A deleted version's number is never handed out again.
+	if v3, _ := s.RecordRules(ctx, RulesVersion{At: at, Actor: "sighup", Source: "sighup", Files: files[:1]}); v3 != 3 {
+		t.Errorf("version after a deleted one: %d; want 3", v3)
+	}
+	got, ok, err := s.RulesVersion(ctx, 1)
+	if err != nil || !ok || got.Actor != "ops" || !got.At.Equal(at) || string(got.Diff) != `{"added":["x"]}` ||
+		len(got.Files) != 2 || got.Files[0].Name != "a.yaml" || string(got.Files[0].Data) != "rules: []\n" || got.Files[1].Data == nil {
+		t.Errorf("version 1 = %+v %v %v", got, ok, err)
+	}
+	if _, ok, _ := s.RulesVersion(ctx, 2); ok {
+		t.Error("deleted version 2 still there")
+	}
+	latest, _, _ := s.RulesVersion(ctx, 0)
+	all, _ := s.RulesVersions(ctx)
+	if latest.Version != 3 || len(all) != 2 || all[0].Version != 3 || all[1].Version != 1 || all[0].Files != nil {
+		t.Errorf("latest %d, all %+v", latest.Version, all)
+	}
+	for _, l := range []ListVersion{{Name: "b", Size: 1, Values: []byte(`["x"]`)}, {Name: "a", Size: 0, Values: []byte(`[]`)}, {Name: "b", Size: 2, Values: []byte(`["x","y"]`)}} {
+		l.At, l.Actor = at, "ops"
+		if _, err := s.RecordList(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lists, _ := s.Lists(ctx)
+	if len(lists) != 2 || lists[0].Name != "a" || lists[1].Name != "b" || lists[1].Version != 3 || string(lists[1].Values) != `["x","y"]` {
+		t.Errorf("lists %+v", lists)
+	}
+	if h, _ := s.ListHistory(ctx, "b"); len(h) != 2 || h[0].Version != 3 || h[1].Size != 1 {
+		t.Errorf("history %+v", h)
+	}
+}

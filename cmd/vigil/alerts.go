@@ -20,7 +20,7 @@ import (
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("alerts", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", envOr("VIGIL_URL", "http://localhost:8080"), "vigil service URL (env VIGIL_URL)")
+	server := fs.String("server", envOr("VIGIL_URL", "http://localhost:8080"), "vigil service URL (env VIGIL_URL; the API token comes from VIGIL_TOKEN)")
 	rule := fs.String("rule", "", "only this rule")
 	key := fs.String("key", "", "only this key")
 	severity := fs.String("severity", "", "only this severity")
@@ -79,6 +79,9 @@ func fetchAlerts(ctx context.Context, client *http.Client, u string) (alertPage,
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return page, err
+	}
+	if tok := os.Getenv("VIGIL_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/vigilhq/vigil/internal/rulescli"
 )
 
 // command is one subcommand: it parses its own flags from args.
@@ -22,6 +24,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"serve", "vigil serve [-c vigil.yaml] [--rules DIR] [--listen ADDR]", "run the service: HTTP/Kafka in, alerts to sinks and the embedded store", runServe},
+		{"rules", "vigil rules push|versions|rollback|diff … [--server URL]", "change a running service's rules: push files, list versions, roll back, diff", rulescli.Run},
 		{"alerts", "vigil alerts [--rule R] [--key K] [--since D] [--json]", "query alert history from a running service", runAlerts},
 		{"check", "vigil check FILES…", "validate rules files; exit 1 with positioned errors", runCheck},
 		{"replay", "vigil replay -r RULES -e EVENTS.ndjson [--until T] [--out-of-orderness D] [-o FILE] [--dead-letter FILE]", "run rules over an NDJSON file of events; alerts as NDJSON", runReplay},

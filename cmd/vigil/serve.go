@@ -17,7 +17,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	configPath := fs.String("c", "", "config file (vigil.yaml); without one, the defaults apply")
 	var ruleFiles listFlag
 	fs.Var(&ruleFiles, "rules", "rules file or directory, overriding the config (repeatable)")
-	listen := fs.String("listen", "", "HTTP listen address, overriding the config (default :8080)")
+	listen := fs.String("listen", "", "HTTP listen address, overriding the config (default 127.0.0.1:8080)")
 	dataDir := fs.String("data", "", "data directory, overriding the config (default ./data)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vigil serve [-c vigil.yaml] [--rules DIR] [--listen ADDR] [--data DIR]")

@@ -46,6 +46,10 @@ type Server struct {
 	MaxBodySize int64
 	MaxItems    int // events in one POST; default 10000
 	Logger      *slog.Logger
+	// Rules, when set, serves /v1/rules and /v1/lists.
+	Rules RulesAdmin
+	// Tokens, when any, guard every /v1/ endpoint (see authenticate).
+	Tokens []Token
 }
 
 // Handler returns the API's routes.
@@ -58,7 +62,15 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.routeRules(mux)
 	routes := map[string]string{"/v1/events": "POST", "/v1/alerts": "GET", "/healthz": "GET", "/readyz": "GET"}
+	if s.Rules != nil {
+		routes["/v1/rules"] = "GET, PUT"
+		routes["/v1/rules/validate"] = "POST"
+		routes["/v1/rules/reload"] = "POST"
+		routes["/v1/rules/versions"] = "GET"
+		routes["/v1/lists"] = "GET"
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow, ok := routes[r.URL.Path]; ok {
 			w.Header().Set("Allow", allow)
@@ -67,7 +79,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
-	return mux
+	return s.authenticate(mux)
 }
 
 // errorBody is every error response: {"error":{"code","message","details"}}.

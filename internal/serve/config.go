@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/vigilhq/vigil/internal/api"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,6 +23,9 @@ import (
 type Config struct {
 	// Rules are rules files or directories (default ./rules).
 	Rules []string `yaml:"rules"`
+	// RulesWatch re-applies the rules files when they change on disk
+	// (debounced), as SIGHUP and POST /v1/rules/reload do.
+	RulesWatch bool `yaml:"rules_watch"`
 	// DataDir holds the embedded alert store and the dead-letter file
 	// (default ./data).
 	DataDir string `yaml:"data_dir"`
@@ -33,6 +37,19 @@ type Config struct {
 	Sinks   SinksConfig   `yaml:"sinks"`
 	Store   StoreConfig   `yaml:"store"`
 	Logging LoggingConfig `yaml:"logging"`
+	Auth    AuthConfig    `yaml:"auth"`
+}
+
+// AuthConfig guards the API with bearer tokens.
+type AuthConfig struct {
+	Tokens []TokenConfig `yaml:"tokens"`
+}
+
+// TokenConfig is one API token: only its SHA-256 is configured.
+type TokenConfig struct {
+	Name   string `yaml:"name"`   // recorded as the actor of the changes it makes
+	Scope  string `yaml:"scope"`  // admin | read | ingest
+	SHA256 string `yaml:"sha256"` // hex SHA-256 of the token (printf %s TOKEN | sha256sum)
 }
 
 // TimeConfig says how events are timed and how time moves.
@@ -74,7 +91,15 @@ type LimitsConfig struct {
 
 // HTTPConfig is the API listener.
 type HTTPConfig struct {
-	Listen string `yaml:"listen"` // default :8080
+	Listen string `yaml:"listen"` // default 127.0.0.1:8080
+	// TLS serves HTTPS with this certificate and key (PEM files).
+	TLS *TLSConfig `yaml:"tls"`
+}
+
+// TLSConfig names a certificate and its key.
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // KafkaSource reads events from a topic.
@@ -190,7 +215,7 @@ func Default() *Config {
 			MaxBufferedEvents: cep.DefaultMaxBuffered, AlertQueue: cep.DefaultAlertQueue,
 			IngestWait: Duration(5 * time.Second), StateTTL: Duration(cep.DefaultStateTTL),
 		},
-		HTTP:    HTTPConfig{Listen: ":8080"},
+		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
 		Sinks:   SinksConfig{Stdout: true},
 		Store:   StoreConfig{Retention: Duration(30 * 24 * time.Hour)},
 		Logging: LoggingConfig{Level: "info", Format: "text"},
@@ -245,10 +270,43 @@ func (c *Config) validate() error {
 	if c.Time.OutOfOrderness < 0 {
 		return fmt.Errorf("time.out_of_orderness must not be negative")
 	}
+	if t := c.HTTP.TLS; t != nil && (t.Cert == "" || t.Key == "") {
+		return fmt.Errorf("http.tls: cert and key are both required")
+	}
+	if _, err := c.APITokens(); err != nil {
+		return err
+	}
 	switch c.Logging.Level {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("logging.level: unknown level %q", c.Logging.Level)
 	}
 	return nil
+}
+
+// APITokens checks and converts the configured tokens.
+func (c *Config) APITokens() ([]api.Token, error) {
+	var out []api.Token
+	names := map[string]bool{}
+	for i, t := range c.Auth.Tokens {
+		where := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name == "" {
+			return nil, fmt.Errorf("%s: name is required (it is recorded as the actor of changes)", where)
+		}
+		if names[t.Name] {
+			return nil, fmt.Errorf("%s: token name %q is used twice", where, t.Name)
+		}
+		names[t.Name] = true
+		switch t.Scope {
+		case api.ScopeAdmin, api.ScopeRead, api.ScopeIngest:
+		default:
+			return nil, fmt.Errorf("%s (%s): scope: want admin, read or ingest, got %q", where, t.Name, t.Scope)
+		}
+		h, err := api.ParseTokenHash(t.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): sha256: %w", where, t.Name, err)
+		}
+		out = append(out, api.Token{Name: t.Name, Scope: t.Scope, SHA256: h})
+	}
+	return out, nil
 }

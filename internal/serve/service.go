@@ -6,6 +6,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/api"
+	"github.com/vigilhq/vigil/internal/reload"
 	"github.com/vigilhq/vigil/internal/replay"
 	"github.com/vigilhq/vigil/rules"
 	"github.com/vigilhq/vigil/sinks"
@@ -36,7 +38,8 @@ import (
 type Service struct {
 	cfg     *Config
 	log     *slog.Logger
-	rs      *rules.Ruleset
+	rs      *rules.Ruleset // the rules at start-up; s.rules has the running ones
+	rules   *reload.Manager
 	decoder event.Decoder
 	eng     *cep.Engine
 	store   *store.SQLite
@@ -71,9 +74,6 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			_ = s.closeAll(context.Background())
 		}
 	}()
-	if s.rs, err = loadRules(cfg.Rules); err != nil {
-		return nil, err
-	}
 	s.decoder = event.Decoder{TimeField: cfg.Time.Field, IDField: cfg.Time.IDField,
 		MaxSize: cfg.Limits.MaxEventSize, MaxDepth: cfg.Limits.MaxEventDepth, ProcessingTime: cfg.Time.Processing}
 	if err = os.MkdirAll(cfg.DataDir, 0o755); err != nil {
@@ -87,6 +87,16 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	if s.store, err = store.Open(cfg.Store.Path, store.Options{Retention: time.Duration(cfg.Store.Retention),
 		Outbox: cfg.Sinks.Webhook != nil}); err != nil {
 		return nil, fmt.Errorf("alert store: %w", err)
+	}
+	// The rules: the configured files, with the lists kept through the API,
+	// recorded as a version when they changed since the last one.
+	if s.rules, s.rs, err = reload.Open(context.Background(), s.store,
+		reload.Options{Paths: cfg.Rules, Logger: logger.With("component", "rules")}); err != nil {
+		return nil, err
+	}
+	tokens, err := cfg.APITokens()
+	if err != nil {
+		return nil, err
 	}
 
 	// History first, so an alert is on record before anyone acts on it.
@@ -142,6 +152,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	if s.eng, err = cep.New(s.rs, opts...); err != nil {
 		return nil, err
 	}
+	s.rules.Attach(s.eng)
 	in, err := s.eng.OpenInput("http", cep.InputOptions{OutOfOrderness: ooo, IdleTimeout: time.Duration(cfg.Time.IdleTimeout)})
 	if err != nil {
 		return nil, err
@@ -173,10 +184,22 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		}
 	}
 	srv := &api.Server{Ingest: s.http, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize),
-		MaxItems: cfg.Limits.MaxEventsPerRequest, Logger: logger}
+		MaxItems: cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens}
 	s.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if t := cfg.HTTP.TLS; t != nil {
+		if _, err = tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+			return nil, fmt.Errorf("http.tls: %w", err)
+		}
+	}
 	if s.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
+	}
+	if len(tokens) == 0 {
+		if host, _, _ := net.SplitHostPort(cfg.HTTP.Listen); isLoopback(host) {
+			logger.Info("the API has no tokens: it is open to every local process (configure auth.tokens to guard it)", "listen", s.Addr())
+		} else {
+			logger.Warn("the API has no tokens and listens beyond this machine: anyone who reaches it can change the rules (configure auth.tokens)", "listen", s.Addr())
+		}
 	}
 	return s, nil
 }
@@ -200,14 +223,6 @@ func (s *Service) warnCoPartitioned(key string) {
 		"rules", strings.Join(co, ","))
 }
 
-func loadRules(paths []string) (*rules.Ruleset, error) {
-	files, err := rules.ExpandPaths(paths)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w (create the directory or pass --rules)", err)
-	}
-	return rules.LoadFiles(files...)
-}
-
 // Addr is the API's address, once New has bound it.
 func (s *Service) Addr() string { return s.ln.Addr().String() }
 
@@ -225,7 +240,14 @@ func (s *Service) Describe() string {
 	fmt.Fprintf(&b, "vigil serve\n")
 	fmt.Fprintf(&b, "  rules        %s: %d rules (%d sequence, %d threshold), version %d\n",
 		strings.Join(s.cfg.Rules, ", "), len(s.rs.Rules), seq, thr, s.rs.Version)
-	fmt.Fprintf(&b, "  http         http://%s  (POST /v1/events, GET /v1/alerts, /healthz, /readyz)\n", s.Addr())
+	scheme, auth := "http", "open (no tokens)"
+	if s.cfg.HTTP.TLS != nil {
+		scheme = "https"
+	}
+	if n := len(s.cfg.Auth.Tokens); n > 0 {
+		auth = fmt.Sprintf("%d tokens", n)
+	}
+	fmt.Fprintf(&b, "  http         %s://%s  (POST /v1/events, GET /v1/alerts, /v1/rules, /v1/lists, /healthz, /readyz); API %s\n", scheme, s.Addr(), auth)
 	if k := s.cfg.Kafka; k != nil {
 		fmt.Fprintf(&b, "  kafka in     %s topic %s, group %s, dead letters to %s\n", strings.Join(k.Brokers, ","), k.Topic, k.GroupID, k.DeadLetterTopic)
 	}
@@ -261,7 +283,11 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := s.api.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.api.Serve(s.ln) }
+		if t := s.cfg.HTTP.TLS; t != nil {
+			serve = func() error { return s.api.ServeTLS(s.ln, t.Cert, t.Key) }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
@@ -269,6 +295,10 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.kafka.run(s.life) })
 	}
 	wg.Go(func() { s.tick(s.life) })
+	wg.Go(func() { s.reloadOnSignal(s.life) })
+	if s.cfg.RulesWatch {
+		wg.Go(func() { s.watchRules(s.life) })
+	}
 	if s.webhook != nil {
 		wg.Go(func() { s.resendOutbox(s.life) })
 	}
@@ -440,4 +470,13 @@ func (s *Service) deadAlert(f sinks.FailedAlert) {
 		s.log.Warn("outbox: could not clear a dead-lettered alert", "alert_id", f.Alert.ID, "err", err)
 	}
 	s.log.Error("webhook gave up on an alert; it is in the dead-letter file", "alert_id", f.Alert.ID, "rule", f.Alert.Rule, "err", f.Err)
+}
+
+// isLoopback reports whether a listen host only accepts local connections.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
