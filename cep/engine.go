@@ -333,6 +333,31 @@ func (e *Engine) Close(ctx context.Context) error {
 	return nil
 }
 
+// Halt refuses new events, delivers the alerts already raised, and stops
+// the engine, leaving buffered events unprocessed and time where it is:
+// for a service that took a Snapshot (a checkpoint) just before, which
+// holds those events, so that a restart goes on exactly where it stopped.
+// Like Close, it may be called again when ctx ends first.
+func (e *Engine) Halt(ctx context.Context) error {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	if err := e.out.flush(ctx); err != nil {
+		if errors.Is(err, ErrDeliveryFailed) {
+			e.stop()
+		} else {
+			e.out.interrupt()
+		}
+		return err
+	}
+	e.stop()
+	return nil
+}
+
 // stop ends the workers and the delivery stage, once.
 func (e *Engine) stop() {
 	e.mu.Lock()

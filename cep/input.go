@@ -62,6 +62,9 @@ type input struct {
 	pushing  int       // pushes waiting for room: the input is not idle
 	idleNow  bool      // idle in the current step
 	removed  bool      // RemoveInput: its handles are void
+	// restored: opened by Restore, not yet by OpenInput; OpenInput adopts
+	// it with the caller's options.
+	restored bool
 }
 
 func (in *input) feedsExchange() bool { return len(in.xrules) > 0 }
@@ -70,7 +73,16 @@ func (in *input) feedsExchange() bool { return len(in.xrules) > 0 }
 // (and its source holds nothing more of it). An idle input releases its
 // whole buffer — nothing is expected behind the silence — and no longer
 // holds back the exchange.
+//
+// An input Restore brought back is not idle until its owner opens it
+// again: its source is on its way (a Kafka partition waiting for the
+// group to assign it), and releasing its buffer or letting the exchange
+// pass it meanwhile would make the backlog behind it late. An owner that
+// will not open it removes it.
 func (in *input) idle(now time.Time, full bool) bool {
+	if in.restored {
+		return false
+	}
 	if in.opts.IdleTimeout <= 0 || in.pushing > 0 || now.Sub(in.lastSeen) < in.opts.IdleTimeout {
 		return false
 	}
@@ -108,7 +120,9 @@ var ErrNoInput = errors.New("cep: no such input")
 // defaultInput is the input that Process and ProcessEvent feed.
 const defaultInput = "default"
 
-// OpenInput opens an input. Its watermark starts at the engine's floor
+// OpenInput opens an input. An input that Restore brought back and that
+// was not opened since is taken over, state included, with opts.
+// Otherwise its watermark starts at the engine's floor
 // (the highest AdvanceWatermark so far), so its first events may be old;
 // until it delivers one, and while it is not idle, it holds back the
 // exchange's watermark: a Kafka partition just assigned may bring a
@@ -125,8 +139,23 @@ func (e *Engine) OpenInput(name string, opts InputOptions) (*Input, error) {
 	if e.closed {
 		return nil, ErrClosed
 	}
-	if _, ok := e.inputs[name]; ok {
-		return nil, fmt.Errorf("%w: %q", ErrInputExists, name)
+	if in, ok := e.inputs[name]; ok {
+		if !in.restored {
+			return nil, fmt.Errorf("%w: %q", ErrInputExists, name)
+		}
+		// Restore brought it back with its state: the caller takes it
+		// over, with its own options (callbacks such as Busy are not in a
+		// snapshot).
+		in.restored = false
+		if (opts.IdleTimeout > 0) != (in.opts.IdleTimeout > 0) {
+			if opts.IdleTimeout > 0 {
+				e.timed++
+			} else {
+				e.timed--
+			}
+		}
+		in.opts, in.ooo = opts, opts.OutOfOrderness.Milliseconds()
+		return &Input{e: e, name: name, in: in}, nil
 	}
 	in := e.addInput(name, opts)
 	return &Input{e: e, name: name, in: in}, nil

@@ -493,6 +493,7 @@ func (st *restorer) apply() {
 		live := e.inputs[name]
 		if live == nil {
 			live = e.addInput(name, saved.opts)
+			live.restored = true
 			if saved.part != nil {
 				if s := st.staged[saved.part]; s != nil {
 					delete(st.staged, saved.part)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/wire"
@@ -58,7 +59,10 @@ func (e *Engine) Partitions() []string {
 // wait for a watermark, and their alerts not yet delivered, with each
 // rule's identity (name and match hash). It runs between two events;
 // memory beyond the state itself is bounded by one key's state. The
-// format is versioned and checksummed (docs/snapshot-format.md). Acks of
+// format is versioned and checksummed (docs/snapshot-format.md). An input
+// partition is named "input/<input name>" (see Partitions); an input
+// that holds no rule state may be named so too, for its time and the
+// events it buffers. Acks of
 // events still buffered are not part of it: a source replays those from
 // its own position.
 func (e *Engine) Snapshot(ctx context.Context, w io.Writer, partitions ...string) error {
@@ -67,6 +71,7 @@ func (e *Engine) Snapshot(ctx context.Context, w io.Writer, partitions ...string
 	s := &snapshotWriter{e: e, fw: wire.NewWriter(w), events: map[*event.Event]uint64{}, rules: map[int]uint64{},
 		kgs: make([]bool, e.nkg)}
 	var parts []*partition // input partitions
+	var bare []*input      // inputs named that hold no rule state: time and buffer only
 	if len(partitions) == 0 {
 		for i := range s.kgs {
 			s.kgs[i] = true
@@ -91,12 +96,16 @@ func (e *Engine) Snapshot(ctx context.Context, w io.Writer, partitions ...string
 				}
 			} else if _, err := fmt.Sscanf(id, "kg/%d", &kg); err == nil && kg >= 0 && kg < e.nkg && id == keyGroupID(kg) {
 				s.kgs[kg] = true
+			} else if in := e.inputs[strings.TrimPrefix(id, "input/")]; strings.HasPrefix(id, "input/") && in != nil && in.part == nil {
+				if !slices.Contains(bare, in) {
+					bare = append(bare, in)
+				}
 			} else {
 				return fmt.Errorf("cep: snapshot: no partition %q", id)
 			}
 		}
 	}
-	if err := s.write(ctx, parts, len(partitions) == 0); err != nil {
+	if err := s.write(ctx, parts, bare, len(partitions) == 0); err != nil {
 		return fmt.Errorf("cep: snapshot: %w", err)
 	}
 	return nil
@@ -154,7 +163,7 @@ func (s *snapshotWriter) ref(ev *event.Event) uint64 {
 	return r
 }
 
-func (s *snapshotWriter) write(ctx context.Context, parts []*partition, full bool) error {
+func (s *snapshotWriter) write(ctx context.Context, parts []*partition, bare []*input, full bool) error {
 	e := s.e
 	enc := &s.enc
 	enc.Reset()
@@ -173,6 +182,9 @@ func (s *snapshotWriter) write(ctx context.Context, parts []*partition, full boo
 	}
 	for _, p := range parts {
 		ids = append(ids, p.id)
+	}
+	for _, in := range bare {
+		ids = append(ids, inputPartitionID(in.name))
 	}
 	enc.Uvarint(uint64(len(ids)))
 	for _, id := range ids {
@@ -201,7 +213,7 @@ func (s *snapshotWriter) write(ctx context.Context, parts []*partition, full boo
 	// the key groups).
 	var inputs []*input
 	for _, in := range e.inputList {
-		if full || (in.part != nil && slices.Contains(parts, in.part)) {
+		if full || (in.part != nil && slices.Contains(parts, in.part)) || slices.Contains(bare, in) {
 			inputs = append(inputs, in)
 		}
 	}

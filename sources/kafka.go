@@ -251,6 +251,10 @@ type partition struct {
 	nextFetch int64 // offset after the last one queued for Read; -1 none
 	queued    int   // fetched and queued, not yet taken by Read
 	highWater int64 // high watermark at the last fetch; -1 unknown
+	// from is the offset fetching started at, once known (-1 before): a
+	// partition whose high watermark is beyond it is busy from the
+	// start, before its first record arrives.
+	from int64
 }
 
 type fetchedMessage struct {
@@ -419,6 +423,18 @@ func (k *Kafka) Done(r Record) {
 	}
 }
 
+// DoneThrough reports r and every record before it in its partition
+// done: a service that checkpoints its state commits what a checkpoint
+// covers, whatever the order the records finished in. Records of a
+// partition this member no longer tracks under r's epoch are ignored.
+func (k *Kafka) DoneThrough(r Record) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if st := k.parts[r.Partition]; st != nil && st.epoch == r.epoch {
+		st.tracker.doneThrough(r.Offset)
+	}
+}
+
 // Queued returns the number of records of a partition fetched and not
 // yet handed out by Read.
 func (k *Kafka) Queued(partition int) int {
@@ -444,7 +460,14 @@ func (k *Kafka) Busy(partition int) bool {
 	if st == nil {
 		return false
 	}
-	return st.queued > 0 || (st.highWater >= 0 && st.highWater > st.tracker.last+1)
+	next := st.tracker.last + 1
+	if st.tracker.last < 0 {
+		if st.from < 0 {
+			return st.queued > 0
+		}
+		next = st.from
+	}
+	return st.queued > 0 || (st.highWater >= 0 && st.highWater > next)
 }
 
 // KafkaStats is a snapshot of a Kafka source's counters.

@@ -32,18 +32,20 @@ func (k *Kafka) run(ctx context.Context) {
 	}
 }
 
+// partitionStart is where a partition of a generation starts fetching.
+type partitionStart struct {
+	st     *partition
+	id     int
+	offset int64
+}
+
 // startGeneration takes over the partitions assigned in gen and starts
 // their fetchers and the generation's committer. The previous generation
 // has ended by now: kafka-go hands out a generation only after every
 // function started in the one before has returned.
 func (k *Kafka) startGeneration(gen *kafka.Generation) {
-	type start struct {
-		st     *partition
-		id     int
-		offset int64
-	}
 	assigned := gen.Assignments[k.cfg.Topic]
-	starts := make([]start, 0, len(assigned))
+	starts := make([]partitionStart, 0, len(assigned))
 	var added, removed []int
 
 	k.mu.Lock()
@@ -68,6 +70,7 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 				committed: max(a.Offset, -1),
 				nextFetch: -1,
 				highWater: -1,
+				from:      -1,
 			}
 			k.parts[a.ID] = st
 			added = append(added, a.ID)
@@ -76,7 +79,7 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 			// handed out but not done stay tracked.
 			offset = st.nextFetch
 		}
-		starts = append(starts, start{st, a.ID, offset})
+		starts = append(starts, partitionStart{st, a.ID, offset})
 	}
 	for id, st := range k.parts {
 		if !owned[id] {
@@ -100,10 +103,66 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 		k.cfg.OnAssign(added)
 	}
 
+	// Each new partition's offsets, so that one with records waiting is
+	// busy (not idle) before its first fetch answers. Best effort: on
+	// failure it is busy from its first record on.
+	var fresh []int
+	for _, s := range starts {
+		if s.st.tracker.last < 0 {
+			fresh = append(fresh, s.id)
+		}
+	}
+	if len(fresh) > 0 {
+		k.learnOffsets(fresh, starts)
+	}
+
 	k.log.Debug("joined generation", "generation", gen.ID, "partitions", len(starts))
 	k.start(gen, func(ctx context.Context) { k.commitLoop(ctx, gen) })
 	for _, s := range starts {
 		k.start(gen, func(ctx context.Context) { k.fetch(ctx, s.st, s.id, s.offset) })
+	}
+}
+
+// learnOffsets asks the broker for the first and last offsets of the
+// partitions that have read nothing yet, and records where each starts
+// and its high watermark.
+func (k *Kafka) learnOffsets(ids []int, starts []partitionStart) {
+	reqs := make([]kafka.OffsetRequest, 0, 2*len(ids))
+	for _, id := range ids {
+		reqs = append(reqs, kafka.FirstOffsetOf(id), kafka.LastOffsetOf(id))
+	}
+	c := &kafka.Client{Addr: kafka.TCP(k.cfg.Brokers...), Transport: k.transport, Timeout: 5 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{k.cfg.Topic: reqs}})
+	if err != nil {
+		k.log.Debug("listing offsets of assigned partitions", "err", err)
+		return
+	}
+	byID := map[int]kafka.PartitionOffsets{}
+	for _, po := range resp.Topics[k.cfg.Topic] {
+		if po.Error == nil {
+			byID[po.Partition] = po
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, s := range starts {
+		po, ok := byID[s.id]
+		if !ok || s.st.tracker.last >= 0 {
+			continue
+		}
+		from := s.offset
+		switch {
+		case from == kafka.LastOffset:
+			from = po.LastOffset
+		case from < 0:
+			from = po.FirstOffset
+		}
+		s.st.from = max(from, po.FirstOffset)
+		if s.st.highWater < 0 {
+			s.st.highWater = po.LastOffset
+		}
 	}
 }
 

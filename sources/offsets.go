@@ -78,6 +78,28 @@ func (t *offsetTracker) done(offset int64) bool {
 	return true
 }
 
+// doneThrough records that every fetched offset up to offset is finished
+// (a checkpoint covers them), and reports how many were news.
+func (t *offsetTracker) doneThrough(offset int64) int {
+	n := 0
+	for t.head < len(t.window) && t.window[t.head].offset <= offset {
+		if !t.window[t.head].done {
+			t.window[t.head].done = true
+			t.unfinished--
+			n++
+		}
+		t.frontier = t.window[t.head].offset
+		t.head++
+	}
+	// Done entries above a gap that is now closed move the frontier too.
+	for t.head < len(t.window) && t.window[t.head].done {
+		t.frontier = t.window[t.head].offset
+		t.head++
+	}
+	t.compact()
+	return n
+}
+
 // compact drops the entries below the frontier once they are the larger
 // part of the slice, so the window does not grow with the partition's
 // history.

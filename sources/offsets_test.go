@@ -148,3 +148,24 @@ func countPrefix(fetched []int64, done map[int64]bool) int {
 	}
 	return n
 }
+
+func TestOffsetTrackerDoneThrough(t *testing.T) {
+	tr := newOffsetTracker()
+	for _, o := range []int64{3, 4, 6, 7, 9} {
+		tr.fetched(o)
+	}
+	tr.done(9) // above the gap: waits
+	if n := tr.doneThrough(6); n != 3 || tr.frontier != 6 || tr.pending() != 1 {
+		t.Errorf("through 6: %d news, frontier %d, pending %d; want 3, 6, 1", n, tr.frontier, tr.pending())
+	}
+	if n := tr.doneThrough(5); n != 0 || tr.frontier != 6 {
+		t.Errorf("through 5 again: %d, frontier %d", n, tr.frontier)
+	}
+	// 7 done through a checkpoint, 9 was already: the frontier passes both.
+	if n := tr.doneThrough(7); n != 1 || tr.frontier != 9 || tr.pending() != 0 {
+		t.Errorf("through 7: %d news, frontier %d, pending %d; want 1, 9, 0", n, tr.frontier, tr.pending())
+	}
+	if f, ok := tr.committable(); !ok || f != 9 {
+		t.Errorf("committable %d %v", f, ok)
+	}
+}

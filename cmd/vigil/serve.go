@@ -41,6 +41,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if cfg.Store.Path == filepath.Join(cfg.DataDir, "alerts.db") { // derived: follow --data
 			cfg.Store.Path = filepath.Join(*dataDir, "alerts.db")
 		}
+		if cfg.Checkpoint.Dir == filepath.Join(cfg.DataDir, "checkpoints") {
+			cfg.Checkpoint.Dir = filepath.Join(*dataDir, "checkpoints")
+		}
 		cfg.DataDir = *dataDir
 	}
 	logger := newLogger(stderr, cfg.Logging)

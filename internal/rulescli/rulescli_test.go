@@ -38,6 +38,7 @@ func startService(t *testing.T) (url, dir string) {
 	cfg.Rules = []string{path}
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Store.Path = filepath.Join(cfg.DataDir, "alerts.db")
+	cfg.Checkpoint.Dir = filepath.Join(cfg.DataDir, "checkpoints")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Sinks.Stdout = false
 	h := sha256.Sum256([]byte("s3cret"))

@@ -30,14 +30,17 @@ type Config struct {
 	// (default ./data).
 	DataDir string `yaml:"data_dir"`
 
-	Time    TimeConfig    `yaml:"time"`
-	Limits  LimitsConfig  `yaml:"limits"`
-	HTTP    HTTPConfig    `yaml:"http"`
-	Kafka   *KafkaSource  `yaml:"kafka"`
-	Sinks   SinksConfig   `yaml:"sinks"`
-	Store   StoreConfig   `yaml:"store"`
-	Logging LoggingConfig `yaml:"logging"`
-	Auth    AuthConfig    `yaml:"auth"`
+	Time   TimeConfig   `yaml:"time"`
+	Limits LimitsConfig `yaml:"limits"`
+	HTTP   HTTPConfig   `yaml:"http"`
+	Kafka  *KafkaSource `yaml:"kafka"`
+	Sinks  SinksConfig  `yaml:"sinks"`
+	Store  StoreConfig  `yaml:"store"`
+	// Checkpoint saves the engine's state with the Kafka offsets it
+	// covers, so a restart or a crash loses no partial match.
+	Checkpoint CheckpointConfig `yaml:"checkpoint"`
+	Logging    LoggingConfig    `yaml:"logging"`
+	Auth       AuthConfig       `yaml:"auth"`
 }
 
 // AuthConfig guards the API with bearer tokens.
@@ -159,6 +162,13 @@ type StoreConfig struct {
 	Retention Duration `yaml:"retention"` // default 30d; 0 keeps alerts forever
 }
 
+// CheckpointConfig says when and where state is checkpointed.
+type CheckpointConfig struct {
+	Interval Duration `yaml:"interval"` // default 10s; 0 turns checkpoints off
+	Dir      string   `yaml:"dir"`      // default <data_dir>/checkpoints
+	Keep     int      `yaml:"keep"`     // checkpoints kept, default 2 (the previous is the fallback)
+}
+
 // LoggingConfig sets the structured log.
 type LoggingConfig struct {
 	Level  string `yaml:"level"`  // debug | info (default) | warn | error
@@ -215,10 +225,11 @@ func Default() *Config {
 			MaxBufferedEvents: cep.DefaultMaxBuffered, AlertQueue: cep.DefaultAlertQueue,
 			IngestWait: Duration(5 * time.Second), StateTTL: Duration(cep.DefaultStateTTL),
 		},
-		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
-		Sinks:   SinksConfig{Stdout: true},
-		Store:   StoreConfig{Retention: Duration(30 * 24 * time.Hour)},
-		Logging: LoggingConfig{Level: "info", Format: "text"},
+		HTTP:       HTTPConfig{Listen: "127.0.0.1:8080"},
+		Sinks:      SinksConfig{Stdout: true},
+		Store:      StoreConfig{Retention: Duration(30 * 24 * time.Hour)},
+		Checkpoint: CheckpointConfig{Interval: Duration(10 * time.Second), Keep: 2},
+		Logging:    LoggingConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -226,6 +237,9 @@ func Default() *Config {
 func (c *Config) derive() {
 	if c.Store.Path == "" {
 		c.Store.Path = filepath.Join(c.DataDir, "alerts.db")
+	}
+	if c.Checkpoint.Dir == "" {
+		c.Checkpoint.Dir = filepath.Join(c.DataDir, "checkpoints")
 	}
 	if c.Limits.Workers <= 0 {
 		c.Limits.Workers = runtime.GOMAXPROCS(0)
@@ -269,6 +283,9 @@ func (c *Config) validate() error {
 	}
 	if c.Time.OutOfOrderness < 0 {
 		return fmt.Errorf("time.out_of_orderness must not be negative")
+	}
+	if c.Checkpoint.Interval < 0 || c.Checkpoint.Keep < 0 {
+		return fmt.Errorf("checkpoint: interval and keep must not be negative")
 	}
 	if t := c.HTTP.TLS; t != nil && (t.Cert == "" || t.Key == "") {
 		return fmt.Errorf("http.tls: cert and key are both required")

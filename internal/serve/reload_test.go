@@ -2,15 +2,26 @@ package serve
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/big"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -581,5 +592,46 @@ func TestBadTokenConfigIsRefused(t *testing.T) {
 		if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("tokens %+v: error %v; want %q", tc.tokens, err, tc.want)
 		}
+	}
+}
+
+func TestTLSServesHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	certPath, keyPath := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+
+	cfg := reloadConfig(t, probeRules)
+	cfg.HTTP.TLS = &TLSConfig{Cert: filepath.Join(dir, "missing.pem"), Key: keyPath}
+	if _, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard); err == nil || !strings.Contains(err.Error(), "http.tls") {
+		t.Errorf("a missing certificate: %v; want an http.tls error at start", err)
+	}
+	cfg.HTTP.TLS.Cert = certPath
+	r := start(t, cfg)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(strings.Replace(r.url, "http://", "https://", 1) + "/v1/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET over TLS: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get(r.url + "/v1/rules"); err == nil && resp.StatusCode == 200 {
+		t.Error("plain HTTP answered on a TLS listener")
 	}
 }

@@ -40,6 +40,7 @@ type Service struct {
 	log     *slog.Logger
 	rs      *rules.Ruleset // the rules at start-up; s.rules has the running ones
 	rules   *reload.Manager
+	ck      *checkpointer // nil when checkpoints are off
 	decoder event.Decoder
 	eng     *cep.Engine
 	store   *store.SQLite
@@ -167,6 +168,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		// The wall clock waits until the group is joined (see assign).
 		s.eng.FollowWallClock(false)
 		s.kafka = &kafkaInput{eng: s.eng, log: logger.With("source", "kafka"), topic: k.Topic, inputs: map[int]*cep.Input{},
+			pushed: map[int]sources.Record{}, restored: map[string]int64{}, skip: map[int]int64{},
 			followWall: cfg.Time.AdvanceWhenIdle,
 			opts:       cep.InputOptions{OutOfOrderness: ooo, IdleTimeout: time.Duration(cfg.Time.IdleTimeout), PartitionKey: k.Key}}
 		if s.kafka.src, err = sources.NewKafka(sources.KafkaConfig{Brokers: k.Brokers, Topic: k.Topic, GroupID: k.GroupID,
@@ -181,6 +183,24 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		}
 		if k.Key != "" {
 			s.warnCoPartitioned(k.Key)
+		}
+	}
+	if cfg.Checkpoint.Interval > 0 {
+		// Before any event: the state and positions of the last checkpoint.
+		if s.ck, err = newCheckpointer(s); err != nil {
+			return nil, err
+		}
+		positions, rerr := s.ck.restore(context.Background())
+		if err = rerr; err != nil {
+			return nil, fmt.Errorf("%w (to start without that state, move %s away)", err, cfg.Checkpoint.Dir)
+		}
+		if k := s.kafka; k != nil {
+			k.ck = s.ck
+			k.restored = positions
+			k.grace = time.Duration(cfg.Kafka.SessionTimeout + cfg.Kafka.RebalanceTimeout)
+			if k.grace <= 0 {
+				k.grace = time.Minute // kafka-go's defaults: 30s each
+			}
 		}
 	}
 	srv := &api.Server{Ingest: s.http, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize),
@@ -296,6 +316,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.tick(s.life) })
 	wg.Go(func() { s.reloadOnSignal(s.life) })
+	if s.ck != nil {
+		wg.Go(func() { s.ck.run(s.life) })
+	}
 	if s.cfg.RulesWatch {
 		wg.Go(func() { s.watchRules(s.life) })
 	}
@@ -326,12 +349,28 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Wait()
 	<-retention
 
-	s.log.Info("shutting down: draining the engine")
 	drainCtx, cancelDrain := context.WithTimeout(context.Background(), 30*time.Second)
-	if err := s.eng.Close(drainCtx); err != nil {
-		s.log.Error("draining the engine: alerts not written; their events stay uncommitted",
-			"pending", s.eng.Stats().Pending, "err", err)
-		runErr = errors.Join(runErr, err)
+	if s.ck != nil {
+		// Checkpointed: deliver what was raised, save the state as it is
+		// (buffered events included), and stop without moving time.
+		s.log.Info("shutting down: delivering alerts, then the last checkpoint")
+		if err := s.eng.Flush(drainCtx); err != nil {
+			s.log.Error("delivering alerts before the last checkpoint", "pending", s.eng.Stats().Pending, "err", err)
+		}
+		if err := s.ck.checkpoint(drainCtx); err != nil {
+			s.log.Error("the last checkpoint failed; the one before stays the truth", "err", err)
+		}
+		if err := s.eng.Halt(drainCtx); err != nil {
+			s.log.Error("stopping the engine: alerts not written; the checkpoint holds them", "err", err)
+			runErr = errors.Join(runErr, err)
+		}
+	} else {
+		s.log.Info("shutting down: draining the engine")
+		if err := s.eng.Close(drainCtx); err != nil {
+			s.log.Error("draining the engine: alerts not written; their events stay uncommitted",
+				"pending", s.eng.Stats().Pending, "err", err)
+			runErr = errors.Join(runErr, err)
+		}
 	}
 	cancelDrain()
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 30*time.Second)
