@@ -292,6 +292,7 @@ func (e *Engine) push(ctx context.Context, in *input, evs []*event.Event, ack fu
 	if b != nil {
 		b.remaining = accepted
 	}
+	e.observeEvents(in.name, accepted, rejected)
 	if accepted > 0 {
 		if in.opts.IdleTimeout > 0 {
 			in.lastSeen = e.cfg.now()
