@@ -41,6 +41,13 @@ type kafkaInput struct {
 	err atomic.Pointer[error] // the last read failure, while reads fail
 }
 
+// hasJoined reports whether the source has joined its consumer group.
+func (k *kafkaInput) hasJoined() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.joined
+}
+
 func (k *kafkaInput) inputName(p int) string { return "kafka:" + k.topic + "/" + strconv.Itoa(p) }
 
 // assign opens an engine input per partition: before its first record,

@@ -26,8 +26,10 @@ import (
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/api"
+	"github.com/vigilhq/vigil/internal/health"
 	"github.com/vigilhq/vigil/internal/reload"
 	"github.com/vigilhq/vigil/internal/replay"
+	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/rules"
 	"github.com/vigilhq/vigil/sinks"
 	"github.com/vigilhq/vigil/sources"
@@ -51,6 +53,8 @@ type Service struct {
 	dead    *deadLetterFile
 	api     *http.Server
 	ln      net.Listener
+	metrics *telemetry.Metrics
+	health  health.Registry
 
 	stopping atomic.Bool
 
@@ -66,6 +70,9 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	s := &Service{cfg: cfg, log: logger}
 	s.life, s.stopLife = context.WithCancel(context.Background())
 	var err error
+	if s.metrics, err = telemetry.NewMetrics(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			if s.eng != nil {
@@ -82,6 +89,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	if s.dead, err = openDeadLetters(filepath.Join(cfg.DataDir, "dead-letter.ndjson")); err != nil {
 		return nil, err
 	}
+	s.dead.metrics = s.metrics
 	// With a webhook, the store is also its outbox: an alert the webhook had
 	// queued but not delivered when the process died is sent after a restart.
 	if s.store, err = store.Open(cfg.Store.Path, store.Options{Retention: time.Duration(cfg.Store.Retention),
@@ -132,7 +140,10 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		}
 		s.targets = append(s.targets, sinks.Target{Name: "kafka", Role: sinks.Action, Sink: ks})
 	}
-	s.fanout = sinks.NewFanout(s.targets...)
+	s.fanout = sinks.NewFanout(s.measured(s.targets)...)
+	if s.webhook != nil {
+		s.metrics.Webhook("webhook", s.webhook)
+	}
 
 	ooo := time.Duration(cfg.Time.OutOfOrderness)
 	opts := []cep.Option{
@@ -145,6 +156,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		cep.WithDecoder(&s.decoder),
 		cep.WithSink(s.fanout),
 		cep.WithDeliveryErrors(s.deliveryFailed),
+		cep.WithObserver(s.metrics.Observer()),
 	}
 	if cfg.Time.AdvanceWhenIdle {
 		opts = append(opts, cep.WithWallClockWhenIdle())
@@ -153,11 +165,12 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		return nil, err
 	}
 	s.rules.Attach(s.eng)
+	s.metrics.Engine(s.eng)
 	in, err := s.eng.OpenInput("http", cep.InputOptions{OutOfOrderness: ooo, IdleTimeout: time.Duration(cfg.Time.IdleTimeout)})
 	if err != nil {
 		return nil, err
 	}
-	s.http = &httpInput{in: in, decoder: &s.decoder, dead: s.dead, started: time.Now().UnixMilli(),
+	s.http = &httpInput{in: in, decoder: &s.decoder, dead: s.dead, metrics: s.metrics, started: time.Now().UnixMilli(),
 		wait: time.Duration(cfg.Limits.IngestWait)}
 	if k := cfg.Kafka; k != nil {
 		start := kafka.FirstOffset
@@ -179,12 +192,15 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			s.kafka = nil
 			return nil, err
 		}
+		s.metrics.Kafka(k.Topic, s.kafka.src)
 		if k.Key != "" {
 			s.warnCoPartitioned(k.Key)
 		}
 	}
-	srv := &api.Server{Ingest: s.http, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize),
-		MaxItems: cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens}
+	s.registerHealth()
+	srv := &api.Server{Ingest: s.http, Alerts: s.store, Readiness: s.health.ReadyHandler(), Metrics: s.metrics.Handler(),
+		MaxBodySize: int64(cfg.Limits.MaxBodySize),
+		MaxItems:    cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens}
 	s.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if t := cfg.HTTP.TLS; t != nil {
 		if _, err = tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
@@ -247,7 +263,7 @@ func (s *Service) Describe() string {
 	if n := len(s.cfg.Auth.Tokens); n > 0 {
 		auth = fmt.Sprintf("%d tokens", n)
 	}
-	fmt.Fprintf(&b, "  http         %s://%s  (POST /v1/events, GET /v1/alerts, /v1/rules, /v1/lists, /healthz, /readyz); API %s\n", scheme, s.Addr(), auth)
+	fmt.Fprintf(&b, "  http         %s://%s  (POST /v1/events, GET /v1/alerts, /v1/rules, /v1/lists, /healthz, /readyz, /metrics); API %s\n", scheme, s.Addr(), auth)
 	if k := s.cfg.Kafka; k != nil {
 		fmt.Fprintf(&b, "  kafka in     %s topic %s, group %s, dead letters to %s\n", strings.Join(k.Brokers, ","), k.Topic, k.GroupID, k.DeadLetterTopic)
 	}
@@ -398,34 +414,6 @@ func (s *Service) tick(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func (s *Service) ready(ctx context.Context) error {
-	if s.stopping.Load() {
-		return errors.New("shutting down")
-	}
-	st := s.eng.Stats()
-	if st.DeliveryError != nil {
-		return fmt.Errorf("alert sinks are failing, %d alerts wait and intake is held back once %d do: %w",
-			st.Pending, s.cfg.Limits.AlertQueue, st.DeliveryError)
-	}
-	if err := s.dead.failure(); err != nil {
-		return fmt.Errorf("rejected events cannot be recorded: %w", err)
-	}
-	if s.kafka != nil {
-		if err := s.kafka.failure(); err != nil {
-			return err
-		}
-	}
-	if s.webhook != nil {
-		if err := s.webhook.Ready(); err != nil {
-			return fmt.Errorf("webhook sink: %w", err)
-		}
-	}
-	if _, err := s.store.Count(ctx); err != nil {
-		return fmt.Errorf("alert store: %w", err)
-	}
-	return nil
 }
 
 // webhookDelivered clears a delivered alert from the outbox.
