@@ -114,4 +114,3 @@ func TestReadyzFollowsWebhook(t *testing.T) {
 		t.Errorf("receiver got %d alerts; want 1", rcv.got.Load())
 	}
 }
-
