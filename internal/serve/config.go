@@ -162,7 +162,7 @@ type StoreConfig struct {
 // LoggingConfig sets the structured log.
 type LoggingConfig struct {
 	Level  string `yaml:"level"`  // debug | info (default) | warn | error
-	Format string `yaml:"format"` // text (default) | json
+	Format string `yaml:"format"` // auto (default: text on a terminal, JSON otherwise) | text | json
 }
 
 // Duration is a YAML duration in vigil's units (500ms, 5s, 10m, 1h, 30d).
@@ -218,7 +218,7 @@ func Default() *Config {
 		HTTP:    HTTPConfig{Listen: "127.0.0.1:8080"},
 		Sinks:   SinksConfig{Stdout: true},
 		Store:   StoreConfig{Retention: Duration(30 * 24 * time.Hour)},
-		Logging: LoggingConfig{Level: "info", Format: "text"},
+		Logging: LoggingConfig{Level: "info", Format: "auto"},
 	}
 }
 
@@ -280,6 +280,11 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("logging.level: unknown level %q", c.Logging.Level)
+	}
+	switch c.Logging.Format {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("logging.format: want auto, text or json, got %q", c.Logging.Format)
 	}
 	return nil
 }
