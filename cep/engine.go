@@ -83,8 +83,11 @@ type Engine struct {
 	draining bool   // Close: every buffered event is due
 	stopped  bool   // workers stopped
 
-	acks   []func() // batches done this step
-	forced uint64   // times a full buffer forced watermarks forward
+	acks []func() // batches done this step
+	// stepCtx is the context of the Push whose step runs, for the
+	// observer; nil otherwise.
+	stepCtx context.Context
+	forced  uint64 // times a full buffer forced watermarks forward
 
 	processed, late uint64
 	rejected        map[string]uint64
@@ -437,9 +440,13 @@ func (e *Engine) step() {
 	}
 
 	e.collect()
-	if f := e.cfg.obs.Alert; f != nil {
+	if f := e.cfg.obs.Alert; f != nil && len(e.collected) > 0 {
+		ctx := e.stepCtx
+		if ctx == nil {
+			ctx = context.Background()
+		}
 		for i := range e.collected {
-			f(&e.collected[i].Alert)
+			f(ctx, &e.collected[i].Alert)
 		}
 	}
 	e.out.enqueue(e.collected, e.acks)

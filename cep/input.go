@@ -300,7 +300,9 @@ func (e *Engine) push(ctx context.Context, in *input, evs []*event.Event, ack fu
 	} else if ack != nil {
 		e.acks = append(e.acks, ack) // nothing to wait for but earlier alerts
 	}
+	e.stepCtx = ctx
 	e.step()
+	e.stepCtx = nil
 	return rejected, nil
 }
 

@@ -1,6 +1,7 @@
 package cep
 
 import (
+	"context"
 	"time"
 
 	"github.com/vigilhq/vigil/event"
@@ -25,10 +26,14 @@ type Observer struct {
 	// engine, and must not keep rejected.
 	Events func(input string, accepted int, rejected []Rejection)
 	// Alert is told of each alert raised, suppressed and shadow ones
-	// included, in delivery order, when it enters the delivery queue. It
-	// runs with the engine's lock held: it must be quick, must not call the
-	// engine, and must not keep a.
-	Alert func(a *Alert)
+	// included, in delivery order, when it enters the delivery queue. ctx
+	// is that of the Push or Process whose batch let it fire (with
+	// out-of-orderness, the batch that moved the watermark past its
+	// events); context.Background() for alerts that time raised (Tick,
+	// AdvanceWatermark, Close). It may set a.TraceID from ctx. It runs with
+	// the engine's lock held: it must be quick, must not call the engine,
+	// and must not keep a.
+	Alert func(ctx context.Context, a *Alert)
 	// RuleEval is told how long one rule took on one event: its where and
 	// key, and its matcher (sequence stages or threshold aggregates). Only
 	// one event in EvalSampleEvery, by its arrival number, is timed (in every rule it

@@ -49,7 +49,7 @@ rules:
 				outcomes[event.ReasonOf(r.Err)]++
 			}
 		},
-		Alert: func(a *cep.Alert) {
+		Alert: func(_ context.Context, a *cep.Alert) {
 			mu.Lock()
 			defer mu.Unlock()
 			alerts[fmt.Sprintf("%s/%s suppressed=%v", a.Rule, a.Severity, a.Suppressed)]++

@@ -30,14 +30,23 @@ type Config struct {
 	// (default ./data).
 	DataDir string `yaml:"data_dir"`
 
-	Time    TimeConfig    `yaml:"time"`
-	Limits  LimitsConfig  `yaml:"limits"`
-	HTTP    HTTPConfig    `yaml:"http"`
-	Kafka   *KafkaSource  `yaml:"kafka"`
-	Sinks   SinksConfig   `yaml:"sinks"`
-	Store   StoreConfig   `yaml:"store"`
-	Logging LoggingConfig `yaml:"logging"`
-	Auth    AuthConfig    `yaml:"auth"`
+	Time      TimeConfig      `yaml:"time"`
+	Limits    LimitsConfig    `yaml:"limits"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Kafka     *KafkaSource    `yaml:"kafka"`
+	Sinks     SinksConfig     `yaml:"sinks"`
+	Store     StoreConfig     `yaml:"store"`
+	Logging   LoggingConfig   `yaml:"logging"`
+	Auth      AuthConfig      `yaml:"auth"`
+	Telemetry TelemetryConfig `yaml:"telemetry"`
+}
+
+// TelemetryConfig sets tracing; metrics are always at GET /metrics.
+type TelemetryConfig struct {
+	// OTLPEndpoint, when set, sends traces over OTLP/HTTP to this URL
+	// (http://collector:4318): a span per ingested batch and per sink
+	// write, and alerts carry their batch's trace id. Off by default.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
 }
 
 // AuthConfig guards the API with bearer tokens.

@@ -58,9 +58,11 @@ func (h *httpInput) Ingest(ctx context.Context, items []json.RawMessage) ([]api.
 		index = append(index, i)
 	}
 	if len(evs) > 0 {
-		wctx, cancel := context.WithTimeout(ctx, h.wait)
+		bctx, end := telemetry.StartBatch(ctx, "http", -1, len(evs))
+		wctx, cancel := context.WithTimeout(bctx, h.wait)
 		late, err := h.in.Push(wctx, evs, nil)
 		cancel()
+		end(err)
 		if err != nil {
 			if errors.Is(err, cep.ErrBusy) {
 				return nil, fmt.Errorf("%w: %v", errIngestBusy, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/sources"
 )
 
@@ -159,8 +160,10 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 			}
 		}
 	}
+	bctx, end := telemetry.StartBatch(ctx, "kafka", recs[0].Partition, len(recs))
+	defer func() { end(nil) }()
 	for {
-		rejected, err := in.Push(ctx, evs, done)
+		rejected, err := in.Push(bctx, evs, done)
 		if err == nil {
 			for _, rej := range rejected {
 				if !k.deadLetter(ctx, recs[rej.Index], rej.Err) {

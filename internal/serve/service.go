@@ -55,6 +55,8 @@ type Service struct {
 	ln      net.Listener
 	metrics *telemetry.Metrics
 	health  health.Registry
+	// stopTracing flushes the spans (nil: tracing is off).
+	stopTracing func(context.Context) error
 
 	stopping atomic.Bool
 
@@ -72,6 +74,11 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	var err error
 	if s.metrics, err = telemetry.NewMetrics(); err != nil {
 		return nil, err
+	}
+	if ep := cfg.Telemetry.OTLPEndpoint; ep != "" {
+		if s.stopTracing, err = telemetry.StartTracing(s.life, ep); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -386,6 +393,11 @@ func (s *Service) closeAll(ctx context.Context) error {
 	}
 	if s.dead != nil {
 		errs = append(errs, s.dead.Close())
+	}
+	if s.stopTracing != nil {
+		if err := s.stopTracing(ctx); err != nil {
+			s.log.Warn("traces not all sent before shutdown", "err", err)
+		}
 	}
 	return errors.Join(errs...)
 }

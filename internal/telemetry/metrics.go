@@ -22,6 +22,7 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
@@ -327,8 +328,11 @@ func (m *Metrics) Observer() cep.Observer {
 				m.Rejected(source, event.ReasonOf(r.Err), 1)
 			}
 		},
-		Alert: func(a *cep.Alert) {
+		Alert: func(ctx context.Context, a *cep.Alert) {
 			m.alerts.add(alertKey{a.Rule, a.Severity, a.Shadow, a.Suppressed}, 1)
+			if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+				a.TraceID = sc.TraceID().String()
+			}
 		},
 		RuleEval: func(rule string, d time.Duration) {
 			m.ruleEval.Record(context.Background(), d.Seconds(), m.ruleOpts(rule)...)
