@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/vigilhq/vigil/internal/api"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -289,6 +290,11 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("logging.level: unknown level %q", c.Logging.Level)
+	}
+	if ep := c.Telemetry.OTLPEndpoint; ep != "" {
+		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("telemetry.otlp_endpoint: want an http:// or https:// URL such as http://collector:4318, got %q", ep)
+		}
 	}
 	switch c.Logging.Format {
 	case "auto", "text", "json":

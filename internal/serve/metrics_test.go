@@ -149,3 +149,58 @@ func TestMetricsCountExactly(t *testing.T) {
 		t.Error("no watermark lag for the http input")
 	}
 }
+
+// TestMetricsKafka reads a known stream from a real (in-process) Kafka and
+// checks the source's counters and gauges on /metrics, and that /readyz
+// names the source ready once the group is joined.
+func TestMetricsKafka(t *testing.T) {
+	b := newBroker(t)
+	cfg := testConfig(t, velocityRules)
+	cfg.Sinks.Stdout = false
+	cfg.Kafka = b.kafkaSource()
+	r := start(t, cfg)
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC).UnixMilli()
+	var msgs [][2]string
+	for i := range 6 {
+		card := fmt.Sprintf("c%d", i%2)
+		msgs = append(msgs, [2]string{card, fmt.Sprintf(`{"id":"k%d","ts":%d,"card":%q,"status":"declined"}`, i, t0+int64(i)*1000, card)})
+	}
+	msgs = append(msgs, [2]string{"c0", `{"id":"bad"`}) // does not decode
+	b.produce(t, "events", msgs...)
+
+	var got map[string]float64
+	eventually(t, 20*time.Second, "the Kafka events counted", func() bool {
+		got = scrape(t, r.url)
+		return got["vigil_events_total{outcome=accepted,reason=,source=kafka}"] == 6 &&
+			got["vigil_dead_letters_total{reason=malformed,sink=kafka}"] == 1 &&
+			// The exchange's watermark moves once the partition without
+			// events goes idle.
+			got["vigil_events_processed_total{}"] == 6
+	})
+	for id, want := range map[string]float64{
+		"vigil_events_total{outcome=rejected,reason=malformed,source=kafka}":            1,
+		"vigil_kafka_fetched_total{topic=events}":                                       7,
+		"vigil_kafka_assigned_partitions{topic=events}":                                 3,
+		"vigil_alerts_total{rule=velocity,severity=high,shadow=false,suppressed=false}": 2,
+	} {
+		if got[id] != want {
+			t.Errorf("%s = %v; want %v", id, got[id], want)
+		}
+	}
+	lagSeries := 0
+	for id, v := range got {
+		if strings.HasPrefix(id, "vigil_kafka_consumer_lag{") {
+			lagSeries++
+			if v != 0 {
+				t.Errorf("%s = %v; want 0: every message is read", id, v)
+			}
+		}
+	}
+	if lagSeries == 0 {
+		t.Error("no vigil_kafka_consumer_lag series for the partitions read")
+	}
+	code, rep := readyz(t, r.url)
+	if c := component(rep, "source/kafka"); code != http.StatusOK || c.State != "ready" {
+		t.Errorf("readyz = %d %+v; want the joined source ready", code, rep)
+	}
+}
