@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -202,5 +204,51 @@ func TestMetricsKafka(t *testing.T) {
 	code, rep := readyz(t, r.url)
 	if c := component(rep, "source/kafka"); code != http.StatusOK || c.State != "ready" {
 		t.Errorf("readyz = %d %+v; want the joined source ready", code, rep)
+	}
+}
+
+// TestMetricsReloads refuses one reload and applies another, and checks
+// the reload metrics on /metrics.
+func TestMetricsReloads(t *testing.T) {
+	cfg := testConfig(t, velocityRules)
+	r := start(t, cfg)
+	ctx := context.Background()
+	if err := os.WriteFile(cfg.Rules[0], []byte("rules:\n  - name: broken\n    key: card\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.svc.Reload(ctx, "test"); err == nil {
+		t.Fatal("a rule without pattern or threshold was applied")
+	}
+	got := scrape(t, r.url)
+	for id, want := range map[string]float64{
+		"vigil_rule_reloads_total{result=ok}":    1, // the start-up load
+		"vigil_rule_reloads_total{result=error}": 1,
+		"vigil_rule_reload_failing{}":            1,
+		"vigil_ruleset_version{}":                1,
+	} {
+		if got[id] != want {
+			t.Errorf("after a refused reload: %s = %v; want %v", id, got[id], want)
+		}
+	}
+	if err := os.WriteFile(cfg.Rules[0], []byte(metricsRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.svc.Reload(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	got = scrape(t, r.url)
+	for id, want := range map[string]float64{
+		"vigil_rule_reloads_total{result=ok}":    2,
+		"vigil_rule_reloads_total{result=error}": 1,
+		"vigil_rule_reload_failing{}":            0,
+		"vigil_ruleset_version{}":                2,
+		"vigil_rules_loaded{}":                   2,
+	} {
+		if got[id] != want {
+			t.Errorf("after a reload: %s = %v; want %v", id, got[id], want)
+		}
+	}
+	if at := got["vigil_rule_reload_last_success_timestamp_seconds{}"]; time.Since(time.UnixMilli(int64(at*1000))) > time.Minute {
+		t.Errorf("last success at %v; want just now", at)
 	}
 }

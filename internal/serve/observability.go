@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vigilhq/vigil/internal/health"
+	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/sinks"
 )
 
@@ -17,6 +18,14 @@ func (s *Service) measured(targets []sinks.Target) []sinks.Target {
 		out[i] = t
 	}
 	return out
+}
+
+// watchReloads exports the reload loop's counters.
+func (s *Service) watchReloads() {
+	s.metrics.Reloads(func() telemetry.ReloadStats {
+		st := s.rules.Stats()
+		return telemetry.ReloadStats{Applied: st.Reloads, Refused: st.Failures, LastApplied: st.Last, Failing: st.LastErr != ""}
+	})
 }
 
 // Health is the registry behind /readyz: a part added later (ClickHouse,

@@ -205,6 +205,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		}
 	}
 	s.registerHealth()
+	s.watchReloads()
 	srv := &api.Server{Ingest: s.http, Alerts: s.store, Readiness: s.health.ReadyHandler(), Metrics: s.metrics.Handler(),
 		MaxBodySize: int64(cfg.Limits.MaxBodySize),
 		MaxItems:    cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens}

@@ -57,8 +57,9 @@ var (
 	mKafkaAssigned  = Instrument{"vigil.kafka.assigned_partitions", "vigil_kafka_assigned_partitions", Gauge, "{partition}", []string{"topic"}, "Partitions assigned to this instance."}
 	mKafkaRebalance = Instrument{"vigil.kafka.rebalances", "vigil_kafka_rebalances_total", Counter, "{rebalance}", []string{"topic"}, "Consumer-group generations joined."}
 	mKafkaCommitErr = Instrument{"vigil.kafka.commit.errors", "vigil_kafka_commit_errors_total", Counter, "{error}", []string{"topic"}, "Failed offset commits."}
-	mReloads        = Instrument{"vigil.rule.reloads", "vigil_rule_reloads_total", Counter, "{reload}", []string{"result"}, "Ruleset reloads, by result (ok, error)."}
-	mReloadLast     = Instrument{"vigil.rule.reload.last_timestamp", "vigil_rule_reload_last_timestamp_seconds", Gauge, "s", []string{"result"}, "Unix time of the last reload, by result."}
+	mReloads        = Instrument{"vigil.rule.reloads", "vigil_rule_reloads_total", Counter, "{reload}", []string{"result"}, "Ruleset changes, by result: ok (applied; the start-up load included) or error (refused: the running rules stay)."}
+	mReloadLast     = Instrument{"vigil.rule.reload.last_success_timestamp", "vigil_rule_reload_last_success_timestamp_seconds", Gauge, "s", nil, "Unix time the running ruleset was applied."}
+	mReloadFailing  = Instrument{"vigil.rule.reload.failing", "vigil_rule_reload_failing", Gauge, "", nil, "1 while the last reload was refused, 0 after a success."}
 	mCheckpointDur  = Instrument{"vigil.checkpoint.duration", "vigil_checkpoint_duration_seconds", Histogram, "s", nil, "Time to write one checkpoint."}
 	mCheckpointSize = Instrument{"vigil.checkpoint.size", "vigil_checkpoint_size_bytes", Gauge, "By", nil, "Size of the last checkpoint."}
 	mCheckpointAge  = Instrument{"vigil.checkpoint.age", "vigil_checkpoint_age_seconds", Gauge, "s", nil, "Time since the last checkpoint was written."}
@@ -71,5 +72,5 @@ var Catalog = []Instrument{
 	mQueue, mDelivery, mSinkWrite, mSinkAlerts, mSinkFailures, mSinkQueue, mSinkRetries, mSinkGaveUp,
 	mDeadLetters, mDeadLetterErrs,
 	mKafkaLag, mKafkaFetched, mKafkaAssigned, mKafkaRebalance, mKafkaCommitErr,
-	mReloads, mReloadLast, mCheckpointDur, mCheckpointSize, mCheckpointAge,
+	mReloads, mReloadLast, mReloadFailing, mCheckpointDur, mCheckpointSize, mCheckpointAge,
 }

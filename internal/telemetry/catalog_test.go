@@ -111,7 +111,7 @@ rules:
 	m.Webhook("webhook", webhookStub{})
 	m.DeadLetter("file", "late", 1, nil)
 	m.DeadLetter("file", "", 0, errors.New("disk full"))
-	m.ReloadDone(nil, time.Now())
+	m.Reloads(func() ReloadStats { return ReloadStats{Applied: 2, Refused: 1, LastApplied: time.Now(), Failing: true} })
 	m.CheckpointDone(time.Millisecond, 100, time.Now())
 
 	rec := httptest.NewRecorder()

@@ -45,7 +45,6 @@ type Metrics struct {
 	deadErr counts[string]    // sink
 	sinkN   counts[string]    // alerts taken, by sink
 	sinkErr counts[string]    // failed writes, by sink
-	reloads counts[string]    // by result
 
 	ruleEval  metric.Float64Histogram
 	delivery  metric.Float64Histogram
@@ -53,12 +52,12 @@ type Metrics struct {
 	ckptDur   metric.Float64Histogram
 	evalOpts  sync.Map // rule name -> []metric.RecordOption
 
-	mu       sync.Mutex
-	engine   *cep.Engine
-	kafka    []watchedKafka
-	webhooks map[string]webhookStats
-	reload   map[string]time.Time // last reload by result
-	ckpt     *checkpoint
+	mu          sync.Mutex
+	engine      *cep.Engine
+	kafka       []watchedKafka
+	webhooks    map[string]webhookStats
+	reloadStats func() ReloadStats
+	ckpt        *checkpoint
 }
 
 type eventKey struct{ source, outcome, reason string }
@@ -86,7 +85,7 @@ type checkpoint struct {
 // provider whose reader is a Prometheus exporter on its own registry.
 func NewMetrics() (*Metrics, error) {
 	m := &Metrics{registry: prometheus.NewRegistry(), now: time.Now,
-		webhooks: map[string]webhookStats{}, reload: map[string]time.Time{}}
+		webhooks: map[string]webhookStats{}}
 	exp, err := otelprom.New(otelprom.WithRegisterer(m.registry), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
@@ -200,15 +199,24 @@ func (m *Metrics) observe(o *observer) {
 	m.deadErr.each(func(k string, n int64) { o.int(mDeadLetterErrs, n, str("sink", k)) })
 	m.sinkN.each(func(k string, n int64) { o.int(mSinkAlerts, n, str("sink", k)) })
 	m.sinkErr.each(func(k string, n int64) { o.int(mSinkFailures, n, str("sink", k)) })
-	m.reloads.each(func(k string, n int64) { o.int(mReloads, n, str("result", k)) })
 
 	m.mu.Lock()
-	eng, kafkas, reload, ckpt := m.engine, append([]watchedKafka(nil), m.kafka...), cloneMap(m.reload), m.ckpt
+	eng, kafkas, reloads, ckpt := m.engine, append([]watchedKafka(nil), m.kafka...), m.reloadStats, m.ckpt
 	webhooks := cloneMap(m.webhooks)
 	m.mu.Unlock()
 	now := m.now()
-	for result, at := range reload {
-		o.float(mReloadLast, float64(at.UnixMilli())/1e3, str("result", result))
+	if reloads != nil {
+		st := reloads()
+		o.int(mReloads, int64(st.Applied), str("result", "ok"))
+		o.int(mReloads, int64(st.Refused), str("result", "error"))
+		if !st.LastApplied.IsZero() {
+			o.float(mReloadLast, float64(st.LastApplied.UnixMilli())/1e3)
+		}
+		failing := int64(0)
+		if st.Failing {
+			failing = 1
+		}
+		o.int(mReloadFailing, failing)
 	}
 	if ckpt != nil {
 		o.int(mCheckpointSize, ckpt.size)
@@ -379,17 +387,18 @@ func (m *Metrics) DeadLetter(sink, reason string, n int, err error) {
 	m.deadOK.add([2]string{sink, reason}, int64(n))
 }
 
-// ReloadDone records a ruleset reload: its result and when. It is the
-// registration point for the reload loop; until one calls it, no reload
-// series is exported.
-func (m *Metrics) ReloadDone(err error, at time.Time) {
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	m.reloads.add(result, 1)
+// ReloadStats are the reload loop's counters, read at every scrape.
+type ReloadStats struct {
+	Applied, Refused uint64
+	LastApplied      time.Time
+	Failing          bool // the last attempt was refused
+}
+
+// Reloads makes the metrics read the reload loop's counters at every
+// scrape.
+func (m *Metrics) Reloads(stats func() ReloadStats) {
 	m.mu.Lock()
-	m.reload[result] = at
+	m.reloadStats = stats
 	m.mu.Unlock()
 }
 

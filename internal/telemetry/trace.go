@@ -22,7 +22,7 @@ const tracerName = "github.com/vigilhq/vigil"
 // http://collector:4318; the path /v1/traces is added unless it has one)
 // and returns the function that flushes and stops it. Spans: one per
 // ingested batch (ingest.batch), one per batch written to a sink
-// (sink.write); an alert carries the trace id of the batch that raised
+// (sink.write), one per ruleset change (rules.reload); an alert carries the trace id of the batch that raised
 // it. Without a call, spans cost nothing: the tracer is a no-op.
 func StartTracing(ctx context.Context, endpoint string) (shutdown func(context.Context) error, err error) {
 	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(endpoint)}
@@ -54,6 +54,13 @@ func StartBatch(ctx context.Context, source string, partition int, events int) (
 		attrs = append(attrs, attribute.String("vigil.partition", strconv.Itoa(partition)))
 	}
 	ctx, span := tracer().Start(ctx, "ingest.batch", trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindConsumer))
+	return ctx, endSpan(span)
+}
+
+// StartSpan starts a span named name (rules.reload, …) and returns the
+// function that ends it with the outcome.
+func StartSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, func(error)) {
+	ctx, span := tracer().Start(ctx, name, trace.WithAttributes(attrs...))
 	return ctx, endSpan(span)
 }
 
