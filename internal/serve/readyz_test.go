@@ -113,4 +113,8 @@ func TestReadyzFollowsWebhook(t *testing.T) {
 	if rcv.got.Load() != 1 {
 		t.Errorf("receiver got %d alerts; want 1", rcv.got.Load())
 	}
+	m := scrape(t, r.url)
+	if ok, bad := m["vigil_webhook_request_duration_seconds_count{outcome=ok}"], m["vigil_webhook_request_duration_seconds_count{outcome=error}"]; ok != 1 || bad < 5 {
+		t.Errorf("webhook requests timed: %v ok, %v failed; want 1 ok and at least the 5 failures that made it not ready", ok, bad)
+	}
 }

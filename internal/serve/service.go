@@ -134,7 +134,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		if s.webhook, err = sinks.NewWebhook(sinks.WebhookConfig{URL: w.URL, Headers: headers,
 			QueueSize: w.QueueSize, Timeout: time.Duration(w.Timeout), Logger: logger.With("sink", "webhook"),
 			MinBackoff: time.Duration(w.MinBackoff), MaxBackoff: time.Duration(w.MaxBackoff),
-			Delivered:  s.webhookDelivered,
+			Delivered: s.webhookDelivered, Attempted: s.metrics.WebhookAttempt,
 			DeadLetter: s.deadAlert}); err != nil {
 			return nil, err
 		}

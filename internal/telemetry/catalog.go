@@ -50,6 +50,7 @@ var (
 	mSinkQueue      = Instrument{"vigil.sink.queue", "vigil_sink_queue", Gauge, "{alert}", []string{"sink"}, "Alerts a sink holds for delivery (the webhook's queue)."}
 	mSinkRetries    = Instrument{"vigil.sink.retries", "vigil_sink_retries_total", Counter, "{attempt}", []string{"sink"}, "Failed delivery attempts a sink retries itself (the webhook's requests)."}
 	mSinkGaveUp     = Instrument{"vigil.sink.given_up", "vigil_sink_given_up_total", Counter, "{alert}", []string{"sink"}, "Alerts a sink gave up on (to the dead-letter file)."}
+	mWebhookRequest = Instrument{"vigil.webhook.request.duration", "vigil_webhook_request_duration_seconds", Histogram, "s", []string{"outcome"}, "Time of one POST to the webhook, by outcome (ok: a 2xx; error)."}
 	mDeadLetters    = Instrument{"vigil.dead_letters", "vigil_dead_letters_total", Counter, "{record}", []string{"sink", "reason"}, "Records written to a dead-letter sink (file or topic), by reason."}
 	mDeadLetterErrs = Instrument{"vigil.dead_letter.errors", "vigil_dead_letter_errors_total", Counter, "{write}", []string{"sink"}, "Failed writes to a dead-letter sink."}
 	mKafkaLag       = Instrument{"vigil.kafka.consumer.lag", "vigil_kafka_consumer_lag", Gauge, "{message}", []string{"topic", "partition"}, "Messages in an assigned partition past the last one fetched."}
@@ -69,7 +70,7 @@ var (
 var Catalog = []Instrument{
 	mEvents, mProcessed, mBuffered, mWatermarkLag, mInputIdle,
 	mAlerts, mRuleEval, mRuleErrors, mKeyFailures, mKeys, mPartial, mEvictions, mExpired, mRules, mRulesetVersion,
-	mQueue, mDelivery, mSinkWrite, mSinkAlerts, mSinkFailures, mSinkQueue, mSinkRetries, mSinkGaveUp,
+	mQueue, mDelivery, mSinkWrite, mSinkAlerts, mSinkFailures, mSinkQueue, mSinkRetries, mSinkGaveUp, mWebhookRequest,
 	mDeadLetters, mDeadLetterErrs,
 	mKafkaLag, mKafkaFetched, mKafkaAssigned, mKafkaRebalance, mKafkaCommitErr,
 	mReloads, mReloadLast, mReloadFailing, mCheckpointDur, mCheckpointSize, mCheckpointAge,

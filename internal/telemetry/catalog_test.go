@@ -109,6 +109,7 @@ rules:
 	m.Kafka("payments", kafkaStub{sources.KafkaStats{Fetched: 10, Undecoded: map[string]int64{"malformed": 1},
 		DeadLettered: map[string]int64{"malformed": 1}, Partitions: map[int]sources.KafkaPartitionStats{0: {Lag: 4}}}})
 	m.Webhook("webhook", webhookStub{})
+	m.WebhookAttempt(time.Millisecond, nil)
 	m.DeadLetter("file", "late", 1, nil)
 	m.DeadLetter("file", "", 0, errors.New("disk full"))
 	m.Reloads(func() ReloadStats { return ReloadStats{Applied: 2, Refused: 1, LastApplied: time.Now(), Failing: true} })

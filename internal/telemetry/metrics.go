@@ -49,6 +49,7 @@ type Metrics struct {
 	ruleEval  metric.Float64Histogram
 	delivery  metric.Float64Histogram
 	sinkWrite metric.Float64Histogram
+	webhookRq metric.Float64Histogram
 	ckptDur   metric.Float64Histogram
 	evalOpts  sync.Map // rule name -> []metric.RecordOption
 
@@ -129,6 +130,9 @@ func (m *Metrics) register() error {
 		return err
 	}
 	if m.sinkWrite, err = m.histogram(mSinkWrite, writeBuckets); err != nil {
+		return err
+	}
+	if m.webhookRq, err = m.histogram(mWebhookRequest, writeBuckets); err != nil {
 		return err
 	}
 	if m.ckptDur, err = m.histogram(mCheckpointDur, writeBuckets); err != nil {
@@ -318,6 +322,11 @@ func (m *Metrics) Webhook(name string, w webhookStats) {
 	m.mu.Lock()
 	m.webhooks[name] = w
 	m.mu.Unlock()
+}
+
+// WebhookAttempt records one request to the webhook (sinks.WebhookConfig.Attempted).
+func (m *Metrics) WebhookAttempt(took time.Duration, err error) {
+	m.webhookRq.Record(context.Background(), took.Seconds(), outcomeOpt(err))
 }
 
 // Observer returns the engine observer that feeds the metrics: events by
