@@ -39,6 +39,9 @@ type Alert struct {
 	// Suppressed marks an alert inside its rule+key throttle: kept in
 	// history, never sent to action sinks.
 	Suppressed bool
+	// TraceID is the trace of the batch whose arrival raised the alert,
+	// when the embedding program traces (its Observer.Alert sets it).
+	TraceID string
 	// Matched holds each stage's events (sequence rules), as JSON objects.
 	Matched map[string][]map[string]any
 	// EventIDs lists the ids of the matched events (sequence rules: stage by
@@ -66,6 +69,7 @@ type alertJSON struct {
 	Suppressed  bool                        `json:"suppressed"`
 	Matched     map[string][]map[string]any `json:"matched,omitempty"`
 	EventIDs    []string                    `json:"event_ids"`
+	TraceID     string                      `json:"trace_id,omitempty"`
 }
 
 // MarshalJSON writes the alert in its wire form, times in RFC 3339 UTC with
@@ -76,7 +80,7 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 		Severity: a.Severity, Key: a.Key, Summary: a.Summary,
 		Time: event.FormatTime(a.Time.UnixMilli()), DetectedAt: event.FormatTime(a.DetectedAt.UnixMilli()),
 		Labels: a.Labels, Fields: a.Fields, Values: a.Values, Shadow: a.Shadow, Suppressed: a.Suppressed,
-		Matched: a.Matched, EventIDs: a.EventIDs,
+		Matched: a.Matched, EventIDs: a.EventIDs, TraceID: a.TraceID,
 	}
 	if j.Labels == nil {
 		j.Labels = map[string]string{}
@@ -165,7 +169,7 @@ func (a *Alert) UnmarshalJSON(data []byte) error {
 		Severity: j.Severity, Key: j.Key, Summary: j.Summary,
 		Time: time.UnixMilli(t).UTC(), DetectedAt: time.UnixMilli(detected).UTC(),
 		Labels: j.Labels, Fields: j.Fields, Values: j.Values, Shadow: j.Shadow, Suppressed: j.Suppressed,
-		Matched: j.Matched, EventIDs: j.EventIDs,
+		Matched: j.Matched, EventIDs: j.EventIDs, TraceID: j.TraceID,
 	}
 	return nil
 }

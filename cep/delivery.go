@@ -43,6 +43,7 @@ type delivery struct {
 	maxWait  time.Duration
 	attempts int // 0: retry forever
 	onErr    func(err error, attempt int)
+	observe  func(alerts int, d time.Duration, err error) // Observer.Delivery
 
 	mu         sync.Mutex
 	q          []outEntry // q[head:] is live
@@ -66,7 +67,7 @@ type delivery struct {
 
 func newDelivery(cfg config) *delivery {
 	d := &delivery{deliver: cfg.deliver, capacity: cfg.alertQueue, maxBatch: cfg.maxBatch,
-		minWait: cfg.minBackoff, maxWait: cfg.maxBackoff, attempts: cfg.maxAttempts, onErr: cfg.onDeliveryErr,
+		minWait: cfg.minBackoff, maxWait: cfg.maxBackoff, attempts: cfg.maxAttempts, onErr: cfg.onDeliveryErr, observe: cfg.obs.Delivery,
 		roomCh: make(chan struct{}), wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go d.loop()
@@ -228,8 +229,15 @@ func (d *delivery) write(alerts []Alert) bool {
 		d.mu.Lock()
 		d.cancel = cancel
 		d.mu.Unlock()
+		var start time.Time
+		if d.observe != nil {
+			start = time.Now()
+		}
 		n, err := d.deliver(ctx, alerts[off:])
 		cancel()
+		if d.observe != nil {
+			d.observe(len(alerts)-off, time.Since(start), err)
+		}
 		n = min(max(n, 0), len(alerts)-off)
 		off += n
 		last := off == len(alerts)

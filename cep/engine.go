@@ -83,8 +83,11 @@ type Engine struct {
 	draining bool   // Close: every buffered event is due
 	stopped  bool   // workers stopped
 
-	acks   []func() // batches done this step
-	forced uint64   // times a full buffer forced watermarks forward
+	acks []func() // batches done this step
+	// stepCtx is the context of the Push whose step runs, for the
+	// observer; nil otherwise.
+	stepCtx context.Context
+	forced  uint64 // times a full buffer forced watermarks forward
 
 	processed, late uint64
 	rejected        map[string]uint64
@@ -209,6 +212,9 @@ func (e *Engine) Process(ctx context.Context, in any) error {
 	if err != nil {
 		e.mu.Lock()
 		e.rejected[event.ReasonOf(err)]++
+		if e.cfg.obs.Events != nil {
+			e.observeEvents(defaultInput, 0, []Rejection{{Err: err}})
+		}
 		e.mu.Unlock()
 		return err
 	}
@@ -459,6 +465,15 @@ func (e *Engine) step() {
 	}
 
 	e.collect()
+	if f := e.cfg.obs.Alert; f != nil && len(e.collected) > 0 {
+		ctx := e.stepCtx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		for i := range e.collected {
+			f(ctx, &e.collected[i].Alert)
+		}
+	}
 	e.out.enqueue(e.collected, e.acks)
 	e.collected = reuse(e.collected)
 	e.acks = nil
@@ -618,6 +633,9 @@ type routed struct {
 	ev  *event.Event
 	ix  int
 	key string
+	// routeNS is how long routing took when the evaluation is timed for
+	// the observer (at least 1); 0 when it is not.
+	routeNS int64
 }
 
 // exchange runs the step's batch through the key groups, then fires the
@@ -661,13 +679,17 @@ func (e *Engine) routeSlot(w *worker, s int) {
 	lo, hi := len(e.batch)*s/n, len(e.batch)*(s+1)/n
 	for i := lo; i < hi; i++ {
 		ev := e.batch[i].ev
+		sampled := w.sampleEvent(ev)
 		for _, ix := range e.batch[i].in.xrules {
+			t := startEval(sampled)
 			key, ok := w.route(ix, ev)
+			t.pause()
 			if !ok {
+				w.report(&t, ix)
 				continue
 			}
 			d := keyGroup(key, e.nkg) % n
-			lists[d] = append(lists[d], routed{ev: ev, ix: ix, key: key})
+			lists[d] = append(lists[d], routed{ev: ev, ix: ix, key: key, routeNS: t.routeNS()})
 		}
 	}
 }
@@ -688,7 +710,16 @@ func (e *Engine) runSlot(w *worker, d int) {
 				p.fireTimers(w, r.ev.Time)
 				p.last = r.ev
 			}
+			if r.routeNS == 0 {
+				w.handle(p, p.state(r.ix), r.ev, r.key)
+				continue
+			}
+			// Routed by a timed evaluation on another worker: add the
+			// matcher's time to the routing's.
+			t := evalTimer{on: true, t0: time.Now(), took: time.Duration(r.routeNS)}
 			w.handle(p, p.state(r.ix), r.ev, r.key)
+			t.pause()
+			w.report(&t, r.ix)
 		}
 		clear(e.routes[s][d]) // hold no event past the step
 	}
@@ -713,9 +744,13 @@ func (e *Engine) routeDirect() {
 	n := len(e.shards)
 	for i := range e.batch {
 		it := &e.batch[i]
+		sampled := w.sampleEvent(it.ev)
 		for _, ix := range it.in.xrules {
+			t := startEval(sampled)
 			key, ok := w.route(ix, it.ev)
 			if !ok {
+				t.pause()
+				w.report(&t, ix)
 				continue
 			}
 			p := e.shards[0]
@@ -724,10 +759,14 @@ func (e *Engine) routeDirect() {
 			}
 			e.touch(p)
 			if p.last != it.ev {
+				t.pause()
 				p.fireTimers(w, it.ev.Time)
 				p.last = it.ev
+				t.resume()
 			}
 			w.handle(p, p.state(ix), it.ev, key)
+			t.pause()
+			w.report(&t, ix)
 		}
 	}
 }

@@ -321,6 +321,7 @@ func (e *Engine) push(ctx context.Context, in *input, evs []*event.Event, ack fu
 	if b != nil {
 		b.remaining = accepted
 	}
+	e.observeEvents(in.name, accepted, rejected)
 	if accepted > 0 {
 		if in.opts.IdleTimeout > 0 {
 			in.lastSeen = e.cfg.now()
@@ -328,7 +329,9 @@ func (e *Engine) push(ctx context.Context, in *input, evs []*event.Event, ack fu
 	} else if ack != nil {
 		e.acks = append(e.acks, ack) // nothing to wait for but earlier alerts
 	}
+	e.stepCtx = ctx
 	e.step()
+	e.stepCtx = nil
 	return rejected, nil
 }
 

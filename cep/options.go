@@ -49,6 +49,7 @@ type config struct {
 	maxAttempts    int
 	onDeliveryErr  func(err error, attempt int)
 	now            func() time.Time
+	obs            Observer
 }
 
 func defaultConfig() config {

@@ -171,10 +171,14 @@ func (p *partition) runInput(w *worker, items []item, wm int64) {
 	for i := range items {
 		ev := items[i].ev
 		p.fireTimers(w, ev.Time)
+		sampled := w.sampleEvent(ev)
 		for _, ix := range rules {
+			t := startEval(sampled)
 			if key, ok := w.route(ix, ev); ok {
 				w.handle(p, p.state(ix), ev, key)
 			}
+			t.pause()
+			w.report(&t, ix)
 		}
 	}
 	p.fireTimers(w, wm)

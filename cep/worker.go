@@ -2,6 +2,7 @@ package cep
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/patterns/sequence"
@@ -25,6 +26,8 @@ type worker struct {
 	emitRS  *ruleState
 	emitKey string
 	emit    func(sequence.Match)
+	// sampled timing of rule evaluations (Observer.RuleEval)
+	ruleEval func(rule string, d time.Duration)
 }
 
 func newWorker(e *Engine, rs *rules.Ruleset) (*worker, error) {
@@ -41,6 +44,7 @@ func newWorker(e *Engine, rs *rules.Ruleset) (*worker, error) {
 		w.nfas[i] = nfa
 	}
 	w.emit = w.onMatch
+	w.ruleEval = e.cfg.obs.RuleEval
 	return w, nil
 }
 

@@ -66,6 +66,9 @@ type WebhookConfig struct {
 	// (a 2xx), from a delivery goroutine: for instance to clear an outbox,
 	// so that alerts still queued at a crash can be sent after a restart.
 	Delivered func(cep.Alert)
+	// Attempted, if set, is told how long each request took and its error
+	// (nil: a 2xx), from a delivery goroutine: for metrics.
+	Attempted func(took time.Duration, err error)
 
 	// Rand returns a number in [0, 1) for jitter; it must be safe for
 	// concurrent use. Default math/rand/v2.Float64. For tests.
@@ -375,7 +378,11 @@ func (w *Webhook) work(ctx context.Context) {
 // abandoned.
 func (w *Webhook) deliver(ctx context.Context, d *delivery) {
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		err := w.post(ctx, d)
+		if w.cfg.Attempted != nil {
+			w.cfg.Attempted(time.Since(start), err)
+		}
 		if err == nil {
 			w.consecutive.Store(0)
 			w.nDelivered.Add(1)

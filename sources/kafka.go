@@ -237,6 +237,7 @@ type Kafka struct {
 	fetched    int64
 	duplicates int64
 	dlq        map[string]int64 // dead-lettered records by reason
+	undecoded  map[string]int64 // records that did not decode, by reason
 	dlqPending int              // len(deadLetters), readable without readMu
 	commitErrs int64
 	finalErr   error // the commit at the end of the last generation
@@ -314,6 +315,7 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 		closed:    make(chan struct{}),
 		parts:     make(map[int]*partition),
 		dlq:       make(map[string]int64),
+		undecoded: make(map[string]int64),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancelRun = cancel
@@ -398,6 +400,7 @@ func (k *Kafka) take(f fetchedMessage, recs []Record) []Record {
 	if err != nil {
 		k.deadLetters = append(k.deadLetters, deadLetter{rec: r, reason: event.ReasonOf(err), cause: err})
 		k.mu.Lock()
+		k.undecoded[event.ReasonOf(err)]++
 		k.dlqPending = len(k.deadLetters)
 		k.mu.Unlock()
 		return recs
@@ -478,7 +481,10 @@ type KafkaStats struct {
 	Duplicates int64 // re-deliveries of records already handed out, skipped
 	// DeadLettered counts the records written to the dead-letter topic, by
 	// reason; DeadLetterPending those still waiting to be written.
-	DeadLettered      map[string]int64
+	DeadLettered map[string]int64
+	// Undecoded counts the records that did not decode into events, by
+	// reason (they go to the dead-letter topic).
+	Undecoded         map[string]int64
 	DeadLetterPending int
 	CommitErrors      int64
 	// Partitions holds the partitions assigned in the latest generation.
@@ -504,12 +510,16 @@ func (k *Kafka) Stats() KafkaStats {
 		Fetched:           k.fetched,
 		Duplicates:        k.duplicates,
 		DeadLettered:      make(map[string]int64, len(k.dlq)),
+		Undecoded:         make(map[string]int64, len(k.undecoded)),
 		DeadLetterPending: k.dlqPending,
 		CommitErrors:      k.commitErrs,
 		Partitions:        make(map[int]KafkaPartitionStats, len(k.parts)),
 	}
 	for reason, n := range k.dlq {
 		s.DeadLettered[reason] = n
+	}
+	for reason, n := range k.undecoded {
+		s.Undecoded[reason] = n
 	}
 	for p, st := range k.parts {
 		ps := KafkaPartitionStats{

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vigilhq/vigil/internal/bench"
+	"github.com/vigilhq/vigil/internal/progress"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -47,7 +48,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if *scenario != "all" && *scenario != sc.Name {
 			continue
 		}
+		bar := progress.New(stderr, "bench "+sc.Name+" (engine, then hand-written)", progress.Items, int64(2*opts.Events), progress.Options{})
+		opts.Progress = func(done int) { bar.Set(int64(done)) }
 		eng, base, err := bench.Run(ctx, sc, opts)
+		bar.Finish()
 		if err != nil {
 			fmt.Fprintf(stderr, "vigil bench: %s: %v\n", sc.Name, err)
 			return 1

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/progress"
 	"github.com/vigilhq/vigil/internal/replay"
 	"github.com/vigilhq/vigil/rules"
 )
@@ -124,15 +123,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return nil
 	}
-	var bar *progressBar
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !*quiet {
-		bar = &progressBar{w: stderr, total: size, start: time.Now()}
-		opts.OnProgress = bar.update
-	}
+	// On a terminal, a bar; otherwise replay's own summary below is the
+	// one line.
+	bar := progress.New(stderr, "replay "+name, progress.Bytes, size, progress.Options{Quiet: *quiet, NoSummary: true})
+	opts.OnProgress = bar.Set
 
 	start := time.Now()
 	sum, err := replay.Run(ctx, rs, in, name, opts)
-	bar.done()
+	bar.Finish()
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -173,31 +171,5 @@ func printSummary(w io.Writer, s replay.Summary, elapsed time.Duration, deadPath
 			fmt.Fprintf(w, "  rule %s: %d expression errors (false), %d partial matches evicted, %d events had no key\n",
 				name, r.Errors, r.Evicted, r.KeyFailures)
 		}
-	}
-}
-
-// progressBar draws replay progress on a terminal.
-type progressBar struct {
-	w     io.Writer
-	total int64
-	start time.Time
-}
-
-func (p *progressBar) update(read int64) {
-	elapsed := time.Since(p.start).Seconds()
-	rate := float64(read) / max(elapsed, 1e-9) / (1 << 20)
-	if p.total <= 0 {
-		fmt.Fprintf(p.w, "\r%8.1f MiB read  %6.1f MiB/s", float64(read)/(1<<20), rate)
-		return
-	}
-	frac := min(float64(read)/float64(p.total), 1)
-	const width = 30
-	filled := int(frac * width)
-	fmt.Fprintf(p.w, "\r[%s%s] %5.1f%%  %6.1f MiB/s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), frac*100, rate)
-}
-
-func (p *progressBar) done() {
-	if p != nil {
-		fmt.Fprint(p.w, "\r\033[K")
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"path/filepath"
 
+	"github.com/vigilhq/vigil/internal/logging"
 	"github.com/vigilhq/vigil/internal/serve"
 )
 
@@ -46,7 +46,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		cfg.DataDir = *dataDir
 	}
-	logger := newLogger(stderr, cfg.Logging)
+	logger, err := logging.New(stderr, logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format})
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil serve: config: %v\n", err)
+		return 1
+	}
 	svc, err := serve.New(cfg, logger, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil serve: %v\n", err)
@@ -58,14 +62,4 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
-}
-
-func newLogger(w io.Writer, cfg serve.LoggingConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

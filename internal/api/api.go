@@ -40,9 +40,13 @@ type Rejected struct {
 
 // Server serves the API.
 type Server struct {
-	Ingest      Ingester
-	Alerts      AlertReader
-	Ready       func(ctx context.Context) error // nil means always ready
+	Ingest Ingester
+	Alerts AlertReader
+	Ready  func(ctx context.Context) error // nil means always ready; Readiness, when set, answers instead
+	// Readiness answers GET /readyz (a report per component), and Metrics
+	// GET /metrics, when set.
+	Readiness   http.Handler
+	Metrics     http.Handler
 	MaxBodySize int64
 	MaxItems    int // events in one POST; default 10000
 	Logger      *slog.Logger
@@ -61,9 +65,17 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Readiness != nil {
+		mux.Handle("GET /readyz", s.Readiness)
+	} else {
+		mux.HandleFunc("GET /readyz", s.readyz)
+	}
 	s.routeRules(mux)
 	routes := map[string]string{"/v1/events": "POST", "/v1/alerts": "GET", "/healthz": "GET", "/readyz": "GET"}
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+		routes["/metrics"] = "GET"
+	}
 	if s.Rules != nil {
 		routes["/v1/rules"] = "GET, PUT"
 		routes["/v1/rules/validate"] = "POST"

@@ -56,6 +56,13 @@ type Options struct {
 	// arrival to its batch's ack (processed, alerts delivered). 0: one
 	// event per Process call, as a library user calls it.
 	Batch int
+	// Progress, when set, is told now and then how many events both runs
+	// (the engine's, then the baseline's) have processed together, out of
+	// twice Events.
+	Progress func(done int)
+	// Observer, when set, is the engine's observer (cep.WithObserver): to
+	// measure what exporting metrics costs.
+	Observer *cep.Observer
 }
 
 // Run measures the engine and the baseline on the same events.
@@ -68,9 +75,13 @@ func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Resul
 
 	var alerts atomic.Int64
 	var eng *cep.Engine
-	engine, err = measure("vigil", events, func(lat *latencies) (matcher, error) {
-		eng, err = cep.New(rs, cep.WithWorkers(opts.Workers),
-			cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts.Add(1); return nil }))
+	engine, err = measure("vigil", events, progressFrom(opts.Progress, 0), func(lat *latencies) (matcher, error) {
+		engOpts := []cep.Option{cep.WithWorkers(opts.Workers),
+			cep.WithAlertHandler(func(context.Context, cep.Alert) error { alerts.Add(1); return nil })}
+		if opts.Observer != nil {
+			engOpts = append(engOpts, cep.WithObserver(*opts.Observer))
+		}
+		eng, err = cep.New(rs, engOpts...)
 		if err != nil {
 			return matcher{}, err
 		}
@@ -135,7 +146,7 @@ func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Resul
 	engine.Alerts = int(alerts.Load())
 
 	baseAlerts := 0
-	baseline, err = measure("hand-written", events, func(*latencies) (matcher, error) {
+	baseline, err = measure("hand-written", events, progressFrom(opts.Progress, len(events)), func(*latencies) (matcher, error) {
 		process, keys := sc.Baseline(func() { baseAlerts++ })
 		return matcher{process: func(ev *event.Event) error { process(ev); return nil }, keys: keys}, nil
 	})
@@ -176,7 +187,19 @@ type matcher struct {
 // with the matcher minus the live heap before it was built, both after a
 // full GC, divided by the keys it holds (the events are allocated before
 // either reading).
-func measure(name string, events []*event.Event, build func(*latencies) (matcher, error)) (Result, error) {
+// progressEvery is how often a run reports progress, in events: rarely
+// enough to cost nothing measurable.
+const progressEvery = 1 << 14
+
+// progressFrom returns a run's progress function, counting from base.
+func progressFrom(f func(int), base int) func(int) {
+	if f == nil {
+		return nil
+	}
+	return func(done int) { f(base + done) }
+}
+
+func measure(name string, events []*event.Event, progress func(int), build func(*latencies) (matcher, error)) (Result, error) {
 	res := Result{Name: name, Events: len(events)}
 	before := liveHeap()
 	lat := &latencies{samples: make([]time.Duration, 0, len(events)/16+1)}
@@ -186,6 +209,9 @@ func measure(name string, events []*event.Event, build func(*latencies) (matcher
 	}
 	start := time.Now()
 	for i, ev := range events {
+		if progress != nil && i%progressEvery == 0 {
+			progress(i)
+		}
 		if i%16 != 0 || lat.acked {
 			if err := m.process(ev); err != nil {
 				return res, err
@@ -204,6 +230,9 @@ func measure(name string, events []*event.Event, build func(*latencies) (matcher
 		}
 	}
 	res.Elapsed = time.Since(start)
+	if progress != nil {
+		progress(len(events))
+	}
 	res.Keys = m.keys()
 	lat.mu.Lock()
 	samples := lat.samples

@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/rules"
 	"github.com/vigilhq/vigil/store"
 )
@@ -281,7 +284,9 @@ func (m *Manager) Rollback(ctx context.Context, v int64, actor string) (Result, 
 	return m.apply(ctx, old.Files, actor, fmt.Sprintf("rollback of version %d", v))
 }
 
-func (m *Manager) apply(ctx context.Context, files []store.RulesFile, actor, source string) (Result, error) {
+func (m *Manager) apply(ctx context.Context, files []store.RulesFile, actor, source string) (res Result, err error) {
+	ctx, end := telemetry.StartSpan(ctx, "rules.reload", attribute.String("vigil.source", source))
+	defer func() { end(err) }()
 	rs, err := m.compile(files)
 	if err != nil {
 		m.failed(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/vigilhq/vigil/internal/api"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,6 +42,15 @@ type Config struct {
 	Checkpoint CheckpointConfig `yaml:"checkpoint"`
 	Logging    LoggingConfig    `yaml:"logging"`
 	Auth       AuthConfig       `yaml:"auth"`
+	Telemetry  TelemetryConfig  `yaml:"telemetry"`
+}
+
+// TelemetryConfig sets tracing; metrics are always at GET /metrics.
+type TelemetryConfig struct {
+	// OTLPEndpoint, when set, sends traces over OTLP/HTTP to this URL
+	// (http://collector:4318): a span per ingested batch and per sink
+	// write, and alerts carry their batch's trace id. Off by default.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
 }
 
 // AuthConfig guards the API with bearer tokens.
@@ -172,7 +182,7 @@ type CheckpointConfig struct {
 // LoggingConfig sets the structured log.
 type LoggingConfig struct {
 	Level  string `yaml:"level"`  // debug | info (default) | warn | error
-	Format string `yaml:"format"` // text (default) | json
+	Format string `yaml:"format"` // auto (default: text on a terminal, JSON otherwise) | text | json
 }
 
 // Duration is a YAML duration in vigil's units (500ms, 5s, 10m, 1h, 30d).
@@ -229,7 +239,7 @@ func Default() *Config {
 		Sinks:      SinksConfig{Stdout: true},
 		Store:      StoreConfig{Retention: Duration(30 * 24 * time.Hour)},
 		Checkpoint: CheckpointConfig{Interval: Duration(10 * time.Second), Keep: 2},
-		Logging:    LoggingConfig{Level: "info", Format: "text"},
+		Logging:    LoggingConfig{Level: "info", Format: "auto"},
 	}
 }
 
@@ -297,6 +307,16 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("logging.level: unknown level %q", c.Logging.Level)
+	}
+	if ep := c.Telemetry.OTLPEndpoint; ep != "" {
+		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("telemetry.otlp_endpoint: want an http:// or https:// URL such as http://collector:4318, got %q", ep)
+		}
+	}
+	switch c.Logging.Format {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("logging.format: want auto, text or json, got %q", c.Logging.Format)
 	}
 	return nil
 }

@@ -19,7 +19,7 @@ func TestConfigDefaultsAndExample(t *testing.T) {
 	}
 	// The example documents the defaults: loading it changes nothing.
 	if def.HTTP != ex.HTTP || def.Time != ex.Time || def.Limits != ex.Limits || def.Store != ex.Store ||
-		def.DataDir != ex.DataDir || def.Sinks.Stdout != ex.Sinks.Stdout {
+		def.DataDir != ex.DataDir || def.Sinks.Stdout != ex.Sinks.Stdout || def.Logging != ex.Logging || def.Telemetry != ex.Telemetry {
 		t.Errorf("examples/vigil.yaml differs from the defaults:\n%+v\n%+v", ex, def)
 	}
 	if def.Time.OutOfOrderness != Duration(5*time.Second) || def.Store.Path != filepath.Join("data", "alerts.db") {
@@ -50,6 +50,9 @@ func TestConfigKeepsExplicitZerosAndRejectsTypos(t *testing.T) {
 		"kafka: {brokers: [b], topic: x, start_offset: middle}\n": "start_offset",
 		"sinks: {webhook: {headers: {a: b}}}\n":                   "url is required",
 		"logging: {level: loud}\n":                                "unknown level",
+		"logging: {format: xml}\n":                                "logging.format: want auto, text or json",
+		"telemetry: {otlp_endpoint: collector:4318}\n":            "telemetry.otlp_endpoint: want an http://",
+		"telemetry: {otlp_endpoint: 'http://'}\n":                 "telemetry.otlp_endpoint",
 	} {
 		if _, err := LoadConfig(write(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %q: error %v; want one containing %q", body, err, want)

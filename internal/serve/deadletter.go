@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/vigilhq/vigil/internal/replay"
+	"github.com/vigilhq/vigil/internal/telemetry"
 )
 
 // deadLetterFile appends rejected input as NDJSON, synced to disk: an item
@@ -17,6 +18,8 @@ type deadLetterFile struct {
 	path string
 	f    *os.File
 	err  error // the last write failure, until a write succeeds
+	// metrics counts what is written (nil: not counted).
+	metrics *telemetry.Metrics
 }
 
 func openDeadLetters(path string) (*deadLetterFile, error) {
@@ -47,9 +50,17 @@ func (d *deadLetterFile) write(recs ...replay.Rejected) error {
 	}
 	if err != nil {
 		d.err = fmt.Errorf("dead-letter file %s: %w", d.path, err)
+		if d.metrics != nil {
+			d.metrics.DeadLetter("file", "", 0, d.err)
+		}
 		return d.err
 	}
 	d.err = nil
+	if d.metrics != nil {
+		for _, r := range recs {
+			d.metrics.DeadLetter("file", r.Reason, 1, nil)
+		}
+	}
 	return nil
 }
 

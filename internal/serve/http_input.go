@@ -14,6 +14,7 @@ import (
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/api"
 	"github.com/vigilhq/vigil/internal/replay"
+	"github.com/vigilhq/vigil/internal/telemetry"
 )
 
 // httpInput is POST /v1/events: one engine input, "http". Items that do
@@ -24,7 +25,8 @@ type httpInput struct {
 	in      *cep.Input
 	decoder *event.Decoder
 	dead    *deadLetterFile
-	seq     atomic.Uint64 // items numbered for the ids of events without one
+	metrics *telemetry.Metrics // counts the items that do not decode; the engine's observer the rest
+	seq     atomic.Uint64      // items numbered for the ids of events without one
 	started int64
 	wait    time.Duration // the longest a request waits for a full engine
 }
@@ -48,6 +50,7 @@ func (h *httpInput) Ingest(ctx context.Context, items []json.RawMessage) ([]api.
 		pos := "http:" + strconv.FormatInt(h.started, 36) + ":" + strconv.FormatUint(base+uint64(i), 10)
 		ev, err := h.decoder.Decode(raw, pos)
 		if err != nil {
+			h.metrics.Rejected("http", event.ReasonOf(err), 1)
 			reject(i, err)
 			continue
 		}
@@ -55,9 +58,11 @@ func (h *httpInput) Ingest(ctx context.Context, items []json.RawMessage) ([]api.
 		index = append(index, i)
 	}
 	if len(evs) > 0 {
-		wctx, cancel := context.WithTimeout(ctx, h.wait)
+		bctx, end := telemetry.StartBatch(ctx, "http", -1, len(evs))
+		wctx, cancel := context.WithTimeout(bctx, h.wait)
 		late, err := h.in.Push(wctx, evs, nil)
 		cancel()
+		end(err)
 		if err != nil {
 			if errors.Is(err, cep.ErrBusy) {
 				return nil, fmt.Errorf("%w: %v", errIngestBusy, err)

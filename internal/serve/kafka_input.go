@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/sources"
 )
 
@@ -54,6 +55,13 @@ type kafkaInput struct {
 	grace time.Duration
 
 	err atomic.Pointer[error] // the last read failure, while reads fail
+}
+
+// hasJoined reports whether the source has joined its consumer group.
+func (k *kafkaInput) hasJoined() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.joined
 }
 
 func (k *kafkaInput) inputName(p int) string { return "kafka:" + k.topic + "/" + strconv.Itoa(p) }
@@ -301,8 +309,10 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 			}
 		}
 	}
+	bctx, end := telemetry.StartBatch(ctx, "kafka", recs[0].Partition, len(recs))
+	defer func() { end(nil) }()
 	for {
-		rejected, err := in.Push(ctx, evs, done)
+		rejected, err := in.Push(bctx, evs, done)
 		if err == nil {
 			if !k.deadLetters(ctx, recs, rejected) {
 				return false

@@ -26,8 +26,10 @@ import (
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/api"
+	"github.com/vigilhq/vigil/internal/health"
 	"github.com/vigilhq/vigil/internal/reload"
 	"github.com/vigilhq/vigil/internal/replay"
+	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/rules"
 	"github.com/vigilhq/vigil/sinks"
 	"github.com/vigilhq/vigil/sources"
@@ -52,6 +54,10 @@ type Service struct {
 	dead    *deadLetterFile
 	api     *http.Server
 	ln      net.Listener
+	metrics *telemetry.Metrics
+	health  health.Registry
+	// stopTracing flushes the spans (nil: tracing is off).
+	stopTracing func(context.Context) error
 
 	stopping atomic.Bool
 
@@ -67,6 +73,14 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	s := &Service{cfg: cfg, log: logger}
 	s.life, s.stopLife = context.WithCancel(context.Background())
 	var err error
+	if s.metrics, err = telemetry.NewMetrics(); err != nil {
+		return nil, err
+	}
+	if ep := cfg.Telemetry.OTLPEndpoint; ep != "" {
+		if s.stopTracing, err = telemetry.StartTracing(s.life, ep); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		if err != nil {
 			if s.eng != nil {
@@ -83,6 +97,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	if s.dead, err = openDeadLetters(filepath.Join(cfg.DataDir, "dead-letter.ndjson")); err != nil {
 		return nil, err
 	}
+	s.dead.metrics = s.metrics
 	// With a webhook, the store is also its outbox: an alert the webhook had
 	// queued but not delivered when the process died is sent after a restart.
 	if s.store, err = store.Open(cfg.Store.Path, store.Options{Retention: time.Duration(cfg.Store.Retention),
@@ -120,7 +135,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		if s.webhook, err = sinks.NewWebhook(sinks.WebhookConfig{URL: w.URL, Headers: headers,
 			QueueSize: w.QueueSize, Timeout: time.Duration(w.Timeout), Logger: logger.With("sink", "webhook"),
 			MinBackoff: time.Duration(w.MinBackoff), MaxBackoff: time.Duration(w.MaxBackoff),
-			Delivered:  s.webhookDelivered,
+			Delivered: s.webhookDelivered, Attempted: s.metrics.WebhookAttempt,
 			DeadLetter: s.deadAlert}); err != nil {
 			return nil, err
 		}
@@ -133,7 +148,10 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		}
 		s.targets = append(s.targets, sinks.Target{Name: "kafka", Role: sinks.Action, Sink: ks})
 	}
-	s.fanout = sinks.NewFanout(s.targets...)
+	s.fanout = sinks.NewFanout(s.measured(s.targets)...)
+	if s.webhook != nil {
+		s.metrics.Webhook("webhook", s.webhook)
+	}
 
 	ooo := time.Duration(cfg.Time.OutOfOrderness)
 	opts := []cep.Option{
@@ -146,6 +164,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		cep.WithDecoder(&s.decoder),
 		cep.WithSink(s.fanout),
 		cep.WithDeliveryErrors(s.deliveryFailed),
+		cep.WithObserver(s.metrics.Observer()),
 	}
 	if cfg.Time.AdvanceWhenIdle {
 		opts = append(opts, cep.WithWallClockWhenIdle())
@@ -154,11 +173,12 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		return nil, err
 	}
 	s.rules.Attach(s.eng)
+	s.metrics.Engine(s.eng)
 	in, err := s.eng.OpenInput("http", cep.InputOptions{OutOfOrderness: ooo, IdleTimeout: time.Duration(cfg.Time.IdleTimeout)})
 	if err != nil {
 		return nil, err
 	}
-	s.http = &httpInput{in: in, decoder: &s.decoder, dead: s.dead, started: time.Now().UnixMilli(),
+	s.http = &httpInput{in: in, decoder: &s.decoder, dead: s.dead, metrics: s.metrics, started: time.Now().UnixMilli(),
 		wait: time.Duration(cfg.Limits.IngestWait)}
 	if k := cfg.Kafka; k != nil {
 		start := kafka.FirstOffset
@@ -181,6 +201,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			s.kafka = nil
 			return nil, err
 		}
+		s.metrics.Kafka(k.Topic, s.kafka.src)
 		if k.Key != "" {
 			s.warnCoPartitioned(k.Key)
 		}
@@ -203,8 +224,11 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			}
 		}
 	}
-	srv := &api.Server{Ingest: s.http, Alerts: s.store, Ready: s.ready, MaxBodySize: int64(cfg.Limits.MaxBodySize),
-		MaxItems: cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens}
+	s.registerHealth()
+	s.watchReloads()
+	srv := &api.Server{Ingest: s.http, Alerts: s.store, Readiness: s.health.ReadyHandler(), Metrics: s.metrics.Handler(),
+		MaxBodySize: int64(cfg.Limits.MaxBodySize),
+		MaxItems:    cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens}
 	s.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if t := cfg.HTTP.TLS; t != nil {
 		if _, err = tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
@@ -267,7 +291,7 @@ func (s *Service) Describe() string {
 	if n := len(s.cfg.Auth.Tokens); n > 0 {
 		auth = fmt.Sprintf("%d tokens", n)
 	}
-	fmt.Fprintf(&b, "  http         %s://%s  (POST /v1/events, GET /v1/alerts, /v1/rules, /v1/lists, /healthz, /readyz); API %s\n", scheme, s.Addr(), auth)
+	fmt.Fprintf(&b, "  http         %s://%s  (POST /v1/events, GET /v1/alerts, /v1/rules, /v1/lists, /healthz, /readyz, /metrics); API %s\n", scheme, s.Addr(), auth)
 	if k := s.cfg.Kafka; k != nil {
 		fmt.Fprintf(&b, "  kafka in     %s topic %s, group %s, dead letters to %s\n", strings.Join(k.Brokers, ","), k.Topic, k.GroupID, k.DeadLetterTopic)
 	}
@@ -410,6 +434,11 @@ func (s *Service) closeAll(ctx context.Context) error {
 	if s.dead != nil {
 		errs = append(errs, s.dead.Close())
 	}
+	if s.stopTracing != nil {
+		if err := s.stopTracing(ctx); err != nil {
+			s.log.Warn("traces not all sent before shutdown", "err", err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -437,34 +466,6 @@ func (s *Service) tick(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func (s *Service) ready(ctx context.Context) error {
-	if s.stopping.Load() {
-		return errors.New("shutting down")
-	}
-	st := s.eng.Stats()
-	if st.DeliveryError != nil {
-		return fmt.Errorf("alert sinks are failing, %d alerts wait and intake is held back once %d do: %w",
-			st.Pending, s.cfg.Limits.AlertQueue, st.DeliveryError)
-	}
-	if err := s.dead.failure(); err != nil {
-		return fmt.Errorf("rejected events cannot be recorded: %w", err)
-	}
-	if s.kafka != nil {
-		if err := s.kafka.failure(); err != nil {
-			return err
-		}
-	}
-	if s.webhook != nil {
-		if err := s.webhook.Ready(); err != nil {
-			return fmt.Errorf("webhook sink: %w", err)
-		}
-	}
-	if _, err := s.store.Count(ctx); err != nil {
-		return fmt.Errorf("alert store: %w", err)
-	}
-	return nil
 }
 
 // webhookDelivered clears a delivered alert from the outbox.
