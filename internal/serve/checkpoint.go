@@ -135,6 +135,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 			for name := range positions {
 				c.dir.RemovePartition(name) // this checkpoint holds it now
 			}
+			c.s.metrics.CheckpointDone(time.Since(start), size, time.Now())
 			c.statsMu.Lock()
 			c.stats.Count++
 			c.stats.Last, c.stats.Took, c.stats.Bytes, c.stats.LastErr = time.Now(), time.Since(start), size, ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vigilhq/vigil/internal/health"
 	"github.com/vigilhq/vigil/internal/telemetry"
@@ -42,6 +43,26 @@ func (s *Service) registerHealth() {
 		}
 		return nil
 	})
+	if c := s.ck; c != nil {
+		// Stale checkpoints mean a crash would replay (and a restart
+		// would lose) more than an interval's worth.
+		started := time.Now()
+		h.Register("checkpoints", func(context.Context) error {
+			st := c.Stats()
+			limit := 3 * time.Duration(s.cfg.Checkpoint.Interval)
+			last := st.Last
+			if last.IsZero() {
+				last = started
+			}
+			if age := time.Since(last); age > limit {
+				if st.LastErr != "" {
+					return fmt.Errorf("no checkpoint for %s: %s", age.Round(time.Second), st.LastErr)
+				}
+				return fmt.Errorf("no checkpoint for %s (interval %s)", age.Round(time.Second), time.Duration(s.cfg.Checkpoint.Interval))
+			}
+			return nil
+		})
+	}
 	h.Register("rules", func(context.Context) error {
 		if len(s.eng.Ruleset().Rules) == 0 {
 			return errors.New("no rules loaded: nothing is matched")
