@@ -85,7 +85,7 @@ func TestReadyzFollowsWebhook(t *testing.T) {
 	if code != http.StatusOK || rep.Status != health.Ready || component(rep, "sink/webhook").State != health.Ready {
 		t.Fatalf("readyz at start = %d %+v; want ready", code, rep)
 	}
-	if want := "[service rules engine dead_letters store source/http sink/webhook]"; fmt.Sprint(names) != want {
+	if want := "[service checkpoints rules engine dead_letters store source/http sink/webhook]"; fmt.Sprint(names) != want {
 		t.Errorf("components = %v; want %s", names, want)
 	}
 
