@@ -268,7 +268,33 @@ func (p *preVisitor) Visit(node *ast.Node) {
 		case p.scope.allowsAggs() && contains(aggregateNames, id.Value):
 			p.liftAggregate(node, n, id.Value)
 		}
+	case *ast.BuiltinNode:
+		// In a threshold rule, median(amount) reads as "the median of the
+		// window's amounts", but it is expr's function over one event's
+		// array and would fail on every event.
+		if p.scope.allowsAggs() && contains(arrayBuiltins, n.Name) && len(n.Arguments) > 0 {
+			if arg, ok := n.Arguments[0].(*ast.IdentifierNode); ok && p.isEventField(arg) {
+				p.fail(n, "%s(%s): %s works on an array, and %s is a field of one event; over the window's events use an aggregate (%s); for an array field write %s(event.%s)",
+					n.Name, arg.Value, n.Name, arg.Value, strings.Join(aggregateNames, ", "), n.Name, arg.Value)
+			}
+		}
 	}
+}
+
+// arrayBuiltins are expr's functions whose first argument is an array.
+var arrayBuiltins = []string{
+	"all", "none", "any", "one", "filter", "map", "find", "findIndex", "findLast", "findLastIndex",
+	"groupBy", "sortBy", "reduce", "mean", "median", "take", "reverse", "uniq", "flatten", "sort",
+}
+
+// isEventField reports whether id, as written, names a field of the event
+// (a bare name that is not reserved, a let variable or a predicate's #).
+func (p *preVisitor) isEventField(id *ast.IdentifierNode) bool {
+	switch id.Value {
+	case "event", "key", "lists", "matched", "prev", "__now", "__aggs":
+		return false
+	}
+	return !p.lets[id.Value] && !strings.HasPrefix(id.Value, "$") && !strings.HasPrefix(id.Value, "#")
 }
 
 // liftAggregate replaces an aggregate call by a read of its value from
