@@ -1,27 +1,37 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vigilhq/vigil/rules"
 )
 
-func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: vigil check FILES… (files or directories of *.yaml)") }
-	if err := fs.Parse(args); err != nil {
-		return 2
+func init() { addCommand(newCheckCmd) }
+
+func newCheckCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check FILES…",
+		Short: "validate rules files; exit 1 with positioned errors",
+		Long: `check loads rules files and directories (every *.yaml and *.yml in them,
+test files *_test.yaml excepted) as one ruleset, as serve would, and reports
+every error with its file, line, column, rule and setting.`,
+		Example: `  vigil check examples/rules
+  vigil check rules/payments.yaml rules/sequences.yaml`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("name at least one rules file or directory")
+			}
+			return exitCode(check(cmd.OutOrStdout(), cmd.ErrOrStderr(), args))
+		},
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return 2
-	}
-	rs, err := rules.LoadFiles(fs.Args()...)
+}
+
+func check(stdout, stderr io.Writer, paths []string) int {
+	rs, err := rules.LoadFiles(paths...)
 	if err != nil {
 		var list rules.ErrorList
 		if errors.As(err, &list) {
