@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vigilhq/vigil/internal/yamlfile"
 	"github.com/vigilhq/vigil/patterns/sequence"
 )
 
@@ -134,7 +135,7 @@ func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 			var doc yaml.Node
 			if err := dec.Decode(&doc); err != nil {
 				if err != io.EOF {
-					f.yamlError(err)
+					f.yamlError(src.Data, err)
 				}
 				break
 			}
@@ -290,18 +291,9 @@ func (f *file) labels(n *yaml.Node, field string) map[string]string {
 	return out
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func (f *file) yamlError(err error) {
-	msg := err.Error()
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	*f.errs = append(*f.errs, &Error{File: f.name, Line: line, Msg: "invalid YAML: " + msg})
+func (f *file) yamlError(data []byte, err error) {
+	e := yamlfile.SyntaxError(f.name, data, err)
+	*f.errs = append(*f.errs, &Error{File: f.name, Line: e.Line, Column: e.Column, Msg: e.Msg})
 }
 
 // list reads a named list: inline values or {file: path}, one value a line.

@@ -23,9 +23,9 @@ import (
 func init() { addCommand(newReplayCmd) }
 
 type replayFlags struct {
-	rules                                             []string
-	events, until, ooo, out, dead, timeField, idField string
-	quiet                                             bool
+	rules                                                       []string
+	events, until, ooo, out, dead, timeField, idField, timeUnit string
+	quiet                                                       bool
 }
 
 func newReplayCmd() *cobra.Command {
@@ -45,6 +45,9 @@ every pending absence is confirmed) unless --until names the final one.`,
 			if len(f.rules) == 0 {
 				return usageErr("missing --rules (-r): the rules files or directories to run")
 			}
+			if f.timeUnit != event.UnitMillis && f.timeUnit != event.UnitSeconds {
+				return usageErr("--time-unit: want ms or s, got %q", f.timeUnit)
+			}
 			if f.events == "" {
 				return usageErr("missing --events (-e): the NDJSON file of events, or - for stdin")
 			}
@@ -60,6 +63,7 @@ every pending absence is confirmed) unless --until names the final one.`,
 	fs.StringVar(&f.dead, "dead-letter", "", "write rejected lines here as NDJSON, with the reason")
 	fs.StringVar(&f.timeField, "time-field", event.DefaultTimeField, "event field holding the event time")
 	fs.StringVar(&f.idField, "id-field", event.DefaultIDField, "event field holding the event id")
+	fs.StringVar(&f.timeUnit, "time-unit", event.UnitMillis, "unit of integer event times: ms (integers before 1980 are rejected as probable seconds) or s")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no summary and no per-line error reports on stderr")
 	return cmd
 }
@@ -68,7 +72,7 @@ func runReplay(ctx context.Context, f replayFlags, stdout, stderr io.Writer) err
 	ruleFiles, eventsPath, until, ooo, outPath, deadPath, quiet := f.rules, &f.events, &f.until, &f.ooo, &f.out, &f.dead, &f.quiet
 	timeField, idField := &f.timeField, &f.idField
 	fail := failErr
-	opts := replay.Options{Decoder: event.Decoder{TimeField: *timeField, IDField: *idField}}
+	opts := replay.Options{Decoder: event.Decoder{TimeField: *timeField, IDField: *idField, TimeUnit: f.timeUnit}}
 	if d, err := rules.ParseDuration(*ooo); err != nil && *ooo != "0" {
 		return usageErr("--out-of-orderness: %v", err)
 	} else {

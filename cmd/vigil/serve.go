@@ -17,6 +17,7 @@ func init() { addCommand(newServeCmd) }
 type serveFlags struct {
 	config, listen, dataDir string
 	rules                   []string
+	allowEmpty              bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -40,6 +41,7 @@ HTTP on 127.0.0.1:8080, rules from ./rules, data under ./data.`,
 	listFlag(fs, &f.rules, "rules", "r", "rules file or directory, overriding the config (repeatable)")
 	fs.StringVar(&f.listen, "listen", "", "HTTP listen address, overriding the config (default 127.0.0.1:8080)")
 	fs.StringVar(&f.dataDir, "data", "", "data directory, overriding the config (default ./data)")
+	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "start even when no rule is loaded (otherwise an error: the rules path is nearly always wrong)")
 	return cmd
 }
 
@@ -51,6 +53,9 @@ func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) int {
 	}
 	if len(f.rules) > 0 {
 		cfg.Rules = f.rules
+	}
+	if f.allowEmpty {
+		cfg.AllowEmptyRules = true
 	}
 	if f.listen != "" {
 		cfg.HTTP.Listen = f.listen

@@ -44,7 +44,7 @@ func TestConfigKeepsExplicitZerosAndRejectsTypos(t *testing.T) {
 		t.Errorf("explicit zeros were replaced by defaults: %+v", cfg)
 	}
 	for body, want := range map[string]string{
-		"tme: {field: ts}\n":                                      "field tme not found",
+		"tme: {field: ts}\n":                                      `c.yaml:1:1: unknown key "tme" (did you mean "time"?)`,
 		"time: {out_of_orderness: 5 seconds}\n":                   "invalid duration",
 		"kafka: {topic: x}\n":                                     "brokers and topic are required",
 		"kafka: {brokers: [b], topic: x, start_offset: middle}\n": "start_offset",

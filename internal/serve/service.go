@@ -74,7 +74,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			_ = s.closeAll(context.Background())
 		}
 	}()
-	s.decoder = event.Decoder{TimeField: cfg.Time.Field, IDField: cfg.Time.IDField,
+	s.decoder = event.Decoder{TimeField: cfg.Time.Field, IDField: cfg.Time.IDField, TimeUnit: cfg.Time.Unit,
 		MaxSize: cfg.Limits.MaxEventSize, MaxDepth: cfg.Limits.MaxEventDepth, ProcessingTime: cfg.Time.Processing}
 	if err = os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
@@ -92,6 +92,13 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	// recorded as a version when they changed since the last one.
 	if s.rules, s.rs, err = reload.Open(context.Background(), s.store,
 		reload.Options{Paths: cfg.Rules, Logger: logger.With("component", "rules")}); err != nil {
+		return nil, err
+	}
+	if len(s.rs.Rules) == 0 && !cfg.AllowEmptyRules {
+		// Nearly always a wrong path (./rules from the repository root is
+		// the Go package): say so rather than run and match nothing.
+		err = fmt.Errorf("no rules in %s (%d rules file(s) found): name the rules with --rules DIR (e.g. --rules examples/rules), or start without rules with --allow-empty",
+			strings.Join(cfg.Rules, ", "), len(s.rs.Files))
 		return nil, err
 	}
 	tokens, err := cfg.APITokens()
