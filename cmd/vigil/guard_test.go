@@ -128,4 +128,3 @@ func TestConfigErrorsArePositioned(t *testing.T) {
 		t.Errorf("time.unit seconds: exit %d, %q", code, errs)
 	}
 }
-
