@@ -189,6 +189,9 @@ func printSummary(w io.Writer, s replay.Summary, elapsed time.Duration, deadPath
 			fmt.Fprintf(w, "  rule %s: %d expression errors (false), %d partial matches evicted, %d events had no key\n",
 				name, r.Errors, r.Evicted, r.KeyFailures)
 		}
+		for _, x := range r.ExprErrors {
+			fmt.Fprintf(w, "%s\n", x)
+		}
 	}
 }
 

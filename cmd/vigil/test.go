@@ -57,15 +57,18 @@ func runTests(ctx context.Context, files []string, verbose bool, stdout io.Write
 		for _, r := range results {
 			if r.Passed() {
 				passed++
-				if verbose {
+				if verbose || len(r.ExprErrors) > 0 {
 					fmt.Fprintf(stdout, "ok   %s:%d %s (%d alerts)\n", r.File, r.Line, r.Name, r.Alerts)
 				}
-				continue
+			} else {
+				failed++
+				fmt.Fprintf(stdout, "FAIL %s:%d %s\n", r.File, r.Line, r.Name)
+				for _, f := range r.Failures {
+					fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(f, "\n", "\n  "))
+				}
 			}
-			failed++
-			fmt.Fprintf(stdout, "FAIL %s:%d %s\n", r.File, r.Line, r.Name)
-			for _, f := range r.Failures {
-				fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(f, "\n", "\n  "))
+			for _, x := range r.ExprErrors {
+				fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(x.String(), "\n", "\n  "))
 			}
 		}
 	}

@@ -77,6 +77,9 @@ type Result struct {
 	Line       int
 	Failures   []string // readable descriptions; empty when the case passed
 	Alerts     int
+	// ExprErrors are the runtime errors of the rules' expressions: each
+	// made a condition false, which a test's author wants to know.
+	ExprErrors []rules.ExprError
 }
 
 // Passed reports whether the case passed.
@@ -124,7 +127,7 @@ func RunFile(ctx context.Context, path string) ([]Result, error) {
 			return nil, fmt.Errorf("%s: loading rules: %w", path, err)
 		}
 		res := Result{File: path, Name: c.Name, Line: c.line}
-		res.Failures, res.Alerts = runCase(ctx, rs, &f, c, dir)
+		res.Failures, res.Alerts, res.ExprErrors = runCase(ctx, rs, &f, c, dir)
 		results = append(results, res)
 	}
 	return results, nil
@@ -147,36 +150,36 @@ func caseLines(doc *yaml.Node, cases []Case) {
 	}
 }
 
-func runCase(ctx context.Context, rs *rules.Ruleset, f *File, c Case, dir string) (failures []string, alerts int) {
+func runCase(ctx context.Context, rs *rules.Ruleset, f *File, c Case, dir string) (failures []string, alerts int, exprErrs []rules.ExprError) {
 	fail := func(format string, a ...any) []string { return []string{fmt.Sprintf(format, a...)} }
 	if len(c.Expect) == 0 && len(c.Silent) == 0 {
 		// It would pass whatever the rules do.
-		return fail("the case asserts nothing: list the alerts it must raise under expect, or the rules that must stay silent under silent"), 0
+		return fail("the case asserts nothing: list the alerts it must raise under expect, or the rules that must stay silent under silent"), 0, nil
 	}
 	for _, name := range c.Silent {
 		if rs.Rule(name) == nil {
-			return fail("silent names unknown rule %q", name), 0
+			return fail("silent names unknown rule %q", name), 0, nil
 		}
 	}
 	for i := range c.Expect {
 		x := &c.Expect[i]
 		if x.Rule == "" {
-			return fail("expect[%d] has no rule", i), 0
+			return fail("expect[%d] has no rule", i), 0, nil
 		}
 		if rs.Rule(x.Rule) == nil {
-			return fail("expect[%d] names unknown rule %q", i, x.Rule), 0
+			return fail("expect[%d] names unknown rule %q", i, x.Rule), 0, nil
 		}
 		if x.Time != "" {
 			t, err := event.ParseTime(x.Time)
 			if err != nil {
-				return fail("expect[%d].time %q: want RFC 3339 or Unix ms", i, x.Time), 0
+				return fail("expect[%d].time %q: want RFC 3339 or Unix ms", i, x.Time), 0, nil
 			}
 			x.time = t
 		}
 	}
 	input, err := caseInput(c, dir)
 	if err != nil {
-		return fail("%v", err), 0
+		return fail("%v", err), 0, nil
 	}
 	unit := f.TimeUnit
 	if unit == "" {
@@ -186,14 +189,14 @@ func runCase(ctx context.Context, rs *rules.Ruleset, f *File, c Case, dir string
 	if c.OutOfOrderness != "" {
 		d, err := rules.ParseDuration(c.OutOfOrderness)
 		if err != nil {
-			return fail("out_of_orderness: %v", err), 0
+			return fail("out_of_orderness: %v", err), 0, nil
 		}
 		opts.OutOfOrderness = time.Duration(d) * time.Millisecond
 	}
 	if c.Until != "" {
 		t, err := event.ParseTime(c.Until)
 		if err != nil {
-			return fail("until %q: want RFC 3339 or Unix ms", c.Until), 0
+			return fail("until %q: want RFC 3339 or Unix ms", c.Until), 0, nil
 		}
 		opts.Until = time.UnixMilli(t)
 	}
@@ -208,19 +211,23 @@ func runCase(ctx context.Context, rs *rules.Ruleset, f *File, c Case, dir string
 		}
 		return nil
 	}
-	if _, err := replay.Run(ctx, rs, bytes.NewReader(input), "events", opts); err != nil {
-		return fail("%v", err), 0
+	sum, err := replay.Run(ctx, rs, bytes.NewReader(input), "events", opts)
+	if err != nil {
+		return fail("%v", err), 0, nil
+	}
+	for _, r := range rs.Rules {
+		exprErrs = append(exprErrs, sum.Rules[r.Name].ExprErrors...)
 	}
 	if len(untimed) > 0 {
 		// An event without a valid time never reaches the rules: a case
 		// holding one tests less than it says (a late event may be meant).
-		return []string{"events without a valid time:\n    " + strings.Join(untimed, "\n    ")}, len(got)
+		return []string{"events without a valid time:\n    " + strings.Join(untimed, "\n    ")}, len(got), exprErrs
 	}
 	idField := f.IDField
 	if idField == "" {
 		idField = event.DefaultIDField
 	}
-	return compare(c, got, rejected, idField), len(got)
+	return compare(c, got, rejected, idField), len(got), exprErrs
 }
 
 // caseInput renders the case's events as NDJSON: inline events (YAML

@@ -152,6 +152,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		cep.WithDecoder(&s.decoder),
 		cep.WithSink(s.fanout),
 		cep.WithDeliveryErrors(s.deliveryFailed),
+		cep.WithExpressionErrors(s.expressionFailed),
 	}
 	if cfg.Time.AdvanceWhenIdle {
 		opts = append(opts, cep.WithWallClockWhenIdle())
@@ -228,6 +229,15 @@ func (s *Service) warnCoPartitioned(key string) {
 	s.log.Info("rules keyed by kafka.key run in each Kafka partition's own time", "kafka_key", key, "rules", strings.Join(co, ","))
 	s.log.Warn("events posted over HTTP reach these rules apart from the Kafka events of the same key: send a key's events through one path",
 		"rules", strings.Join(co, ","))
+}
+
+// expressionFailed logs the first failures of each expression (a few per
+// expression and worker): which rule and setting, where it is written, the
+// expression, the event and why. The counts are in the engine's stats.
+func (s *Service) expressionFailed(x rules.ExprError, sample rules.ErrorSample) {
+	s.log.Warn("expression failed; the condition is false for this event",
+		"rule", x.Rule, "field", x.Field, "at", fmt.Sprintf("%s:%d:%d", x.File, x.Line, x.Column),
+		"expr", x.Source, "event", sample.EventID, "err", sample.Msg)
 }
 
 // Addr is the API's address, once New has bound it.
