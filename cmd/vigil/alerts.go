@@ -25,7 +25,7 @@ func init() { addCommand(newAlertsCmd) }
 type alertsFlags struct {
 	server, rule, key, severity, since, shadow string
 	limit                                      int
-	json                                       bool
+	json, ids                                  bool
 }
 
 func newAlertsCmd() *cobra.Command {
@@ -38,7 +38,7 @@ with their full ids (which 'vigil alerts show ID' and GET /v1/alerts/{id}
 accept) and their times in UTC.`,
 		Example: `  vigil alerts --since 24h --rule declined-velocity
   vigil alerts --key c1 --json
-  vigil alerts show 3f2a…`,
+  vigil alerts show $(vigil alerts -q --limit 1)`,
 		Args: noArgs("filter with --rule, --key, --since; show one alert with vigil alerts show ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.limit <= 0 {
@@ -60,6 +60,7 @@ accept) and their times in UTC.`,
 	fs.StringVar(&f.since, "since", "", "only alerts newer than this: a duration (24h) or a time (RFC 3339, Unix ms)")
 	fs.StringVar(&f.shadow, "shadow", "", "true: only shadow alerts; false: no shadow alerts")
 	fs.IntVar(&f.limit, "limit", 50, "at most this many alerts (newest first)")
+	fs.BoolVarP(&f.ids, "quiet", "q", false, "print only the alert ids, one a line (for vigil alerts show)")
 	cmd.AddCommand(&cobra.Command{
 		Use:     "show ID",
 		Short:   "show one alert with its matched events",
@@ -94,6 +95,12 @@ func listAlerts(ctx context.Context, f alertsFlags, stdout io.Writer) error {
 			break
 		}
 		q.Set("cursor", page.NextCursor)
+	}
+	if f.ids {
+		for _, a := range alerts {
+			fmt.Fprintln(stdout, a.ID)
+		}
+		return nil
 	}
 	if f.json {
 		enc := json.NewEncoder(stdout)
