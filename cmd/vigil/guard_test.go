@@ -70,8 +70,13 @@ func TestCheckSaysWhatAFileIs(t *testing.T) {
 func TestServeRefusesNoRules(t *testing.T) {
 	dir := t.TempDir()
 	code, _, errs := vigil(t, "serve", "--rules", dir, "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
-	if code != 1 || !strings.Contains(errs, "no rules in "+dir+" (0 rules file(s) found)") || !strings.Contains(errs, "--allow-empty") {
-		t.Errorf("serve with no rules = exit %d, %q", code, errs)
+	if code != 1 || !strings.Contains(errs, "no rules files (*.yaml, *.yml) in "+dir+": name the rules with --rules DIR") {
+		t.Errorf("serve with no rules files = exit %d, %q", code, errs)
+	}
+	empty := write(t, dir, "empty.yaml", "rules: []\n")
+	code, _, errs = vigil(t, "serve", "--rules", empty, "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+	if code != 1 || !strings.Contains(errs, "no rules in "+empty+" (1 rules file(s) found)") || !strings.Contains(errs, "--allow-empty") {
+		t.Errorf("serve with zero rules = exit %d, %q", code, errs)
 	}
 	// A config file's rules are relative to the file: examples/vigil.yaml
 	// names ./rules, i.e. examples/rules, wherever vigil runs from.

@@ -88,6 +88,12 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		Outbox: cfg.Sinks.Webhook != nil}); err != nil {
 		return nil, fmt.Errorf("alert store: %w", err)
 	}
+	if files, ferr := rules.ExpandPaths(cfg.Rules); ferr == nil && len(files) == 0 {
+		// ./rules from the repository root is the Go package: no rules file.
+		err = fmt.Errorf("no rules files (*.yaml, *.yml) in %s: name the rules with --rules DIR (e.g. --rules examples/rules); to start with no rule, name a file holding rules: [] and pass --allow-empty",
+			strings.Join(cfg.Rules, ", "))
+		return nil, err
+	}
 	// The rules: the configured files, with the lists kept through the API,
 	// recorded as a version when they changed since the last one.
 	if s.rules, s.rs, err = reload.Open(context.Background(), s.store,

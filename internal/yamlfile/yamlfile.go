@@ -400,7 +400,7 @@ func Kind(data []byte) string {
 	switch {
 	case tests:
 		return "test"
-	case has(top, "data_dir", "http", "kafka", "sinks", "store", "logging", "limits", "time", "allow_empty_rules"):
+	case has(top, "data_dir", "http", "kafka", "sinks", "store", "logging", "limits", "time", "allow_empty_rules", "auth", "rules_watch"):
 		return "config"
 	case rules || has(top, "defaults", "lists"):
 		return "rules"
