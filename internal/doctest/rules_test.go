@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -173,6 +174,22 @@ func TestRulesReferenceIsComplete(t *testing.T) {
 		known[f] = true
 	}
 	compareSets(t, "function", documented, known)
+
+	// The names every expression sees: the fields of rules.Env.
+	documented = map[string]bool{}
+	for _, row := range d.TableRows("Names") {
+		if m := regexp.MustCompile("^`([a-z]+)`$").FindStringSubmatch(row[0]); m != nil {
+			documented[m[1]] = true
+		}
+	}
+	known = map[string]bool{}
+	env := reflect.TypeOf(rules.Env{})
+	for i := 0; i < env.NumField(); i++ {
+		if tag := env.Field(i).Tag.Get("expr"); !strings.HasPrefix(tag, "__") {
+			known[tag] = true
+		}
+	}
+	compareSets(t, "name", documented, known)
 }
 
 func compareSets(t *testing.T, what string, documented, known map[string]bool) {
