@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -60,25 +61,32 @@ func (e ExprError) String() string {
 		effect = "each kept the event from the rule"
 	}
 	fmt.Fprintf(&b, "rule %q: %s: %d expression error(s), %s", e.Rule, e.Field, e.Count, effect)
-	caret := -1
-	for _, s := range e.Samples {
-		if s.Caret >= 0 {
-			caret = s.Caret
-			break
-		}
-	}
+	// The expression once per place that failed, each with its events.
 	src := strings.Join(strings.Fields(e.Source), " ")
-	b.WriteString("\n    " + src)
-	if caret >= 0 && caret <= len([]rune(e.Source)) {
-		// The source was re-spaced: place the caret by the words before it.
-		before := strings.Join(strings.Fields(string([]rune(e.Source)[:caret])), " ")
-		if caret > 0 && len(before) > 0 && isSpaceRune([]rune(e.Source)[caret-1]) {
-			before += " "
-		}
-		b.WriteString("\n    " + strings.Repeat(" ", len([]rune(before))) + "^")
-	}
+	var carets []int
 	for _, s := range e.Samples {
-		fmt.Fprintf(&b, "\n  event %s: %s", s.EventID, s.Msg)
+		if !slices.Contains(carets, s.Caret) {
+			carets = append(carets, s.Caret)
+		}
+	}
+	if len(carets) == 0 {
+		carets = []int{-1}
+	}
+	for _, caret := range carets {
+		b.WriteString("\n    " + src)
+		if caret >= 0 && caret <= len([]rune(e.Source)) {
+			// The source was re-spaced: place the caret by the words before it.
+			before := strings.Join(strings.Fields(string([]rune(e.Source)[:caret])), " ")
+			if caret > 0 && len(before) > 0 && isSpaceRune([]rune(e.Source)[caret-1]) {
+				before += " "
+			}
+			b.WriteString("\n    " + strings.Repeat(" ", len([]rune(before))) + "^")
+		}
+		for _, s := range e.Samples {
+			if s.Caret == caret {
+				fmt.Fprintf(&b, "\n  event %s: %s", s.EventID, s.Msg)
+			}
+		}
 	}
 	if more := e.Count - uint64(len(e.Samples)); more > 0 {
 		fmt.Fprintf(&b, "\n  … and %d more", more)

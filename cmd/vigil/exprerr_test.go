@@ -29,8 +29,10 @@ func TestExpressionErrorsAreExplained(t *testing.T) {
     merchant.country != "FR" && amount > 100
              ^
   event e1: cannot fetch country from <nil>
-  event e2: invalid operation: string > int
   event e3: cannot fetch country from <nil>
+    merchant.country != "FR" && amount > 100
+                                       ^
+  event e2: invalid operation: string > int
   … and 2 more
 `
 	_, _, errs := vigil(t, "replay", "-r", rulesPath, "-e", events)
