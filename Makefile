@@ -3,13 +3,18 @@
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/vigil
+# What `vigil --version` says; the build info has no VCS data when GOFLAGS
+# holds -buildvcs=false, so the Makefile passes them.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build run replay test fuzz bench clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/vigil
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/vigil
 
 # Runs the service on embedded defaults: HTTP ingest on 127.0.0.1:8080, the example
 # rules, alerts to stdout and to the embedded store under ./data.

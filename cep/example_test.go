@@ -223,3 +223,34 @@ rules:
 	// alert [a1 b1]
 	// ack b1
 }
+
+// Expression errors do not stop the engine: the condition is false for
+// that event. WithExpressionErrors says which expression failed, where it
+// is written, on which event and why (the first few per expression).
+func ExampleWithExpressionErrors() {
+	rs, err := rules.Load([]rules.Source{{Name: "big.yaml", Data: []byte(`
+rules:
+  - name: big-amount
+    key: card_id
+    where: amount > 100
+    threshold: {window: 1h, condition: count() >= 1}
+`)}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	eng, err := cep.New(rs,
+		cep.WithAlertHandler(func(_ context.Context, a cep.Alert) error { return nil }),
+		cep.WithExpressionErrors(func(x rules.ExprError, s rules.ErrorSample) {
+			fmt.Printf("%s:%d:%d %s %s: event %s: %s\n", x.File, x.Line, x.Column, x.Rule, x.Field, s.EventID, s.Msg)
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	_ = eng.Process(ctx, map[string]any{"id": "t1", "ts": "2026-11-20T10:00:00Z", "card_id": "c1", "amount": "lots"})
+	_ = eng.Close(ctx)
+	fmt.Println(eng.Stats().Rules["big-amount"].Errors, "error(s)")
+	// Output:
+	// big.yaml:5:12 big-amount where: event t1: invalid operation: string > int
+	// 1 error(s)
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/rules"
 )
 
 // Defaults of the engine's options.
@@ -48,6 +49,7 @@ type config struct {
 	maxBackoff     time.Duration
 	maxAttempts    int
 	onDeliveryErr  func(err error, attempt int)
+	onExprErr      func(rules.ExprError, rules.ErrorSample)
 	now            func() time.Time
 	obs            Observer
 }
@@ -168,6 +170,14 @@ func WithDeliveryErrors(f func(err error, attempt int)) Option {
 // without new traffic. When every input feeding the exchange is idle, the
 // exchange follows the wall clock too, minus WithOutOfOrderness.
 func WithWallClockWhenIdle() Option { return func(c *config) { c.followWall = true } }
+
+// WithExpressionErrors sets a function called with the first failures of
+// each expression (rules.MaxErrorSamples per expression and worker), e.g.
+// to log which expression failed on which event and why. It runs on the
+// engine's workers: it must be quick and safe for concurrent use.
+func WithExpressionErrors(f func(rules.ExprError, rules.ErrorSample)) Option {
+	return func(c *config) { c.onExprErr = f }
+}
 
 // WithClock sets the wall clock: alerts' detected_at, idleness.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }

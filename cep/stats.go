@@ -2,6 +2,8 @@ package cep
 
 import (
 	"time"
+
+	"github.com/vigilhq/vigil/rules"
 )
 
 // Stats is a snapshot of the engine's counters. Computing it costs a few
@@ -30,6 +32,9 @@ type RuleStats struct {
 	Evicted     uint64 // partial matches evicted by max_partial_matches
 	Expired     uint64 // keys released by the state TTL
 	KeyFailures uint64 // events whose key could not be computed
+	// ExprErrors explains Errors: each failing expression with a count
+	// and its first failing events (since the rules were last updated).
+	ExprErrors []rules.ExprError
 }
 
 // InputStats describe one input.
@@ -73,6 +78,7 @@ func (e *Engine) Stats() Stats {
 		for _, w := range e.workers {
 			st.KeyFailures += w.keyFailures[ix]
 			st.Errors += w.eval.Errors()[r.Name]
+			st.ExprErrors = rules.MergeExprErrors(st.ExprErrors, w.eval.ExprErrors(r.Name))
 		}
 		e.eachPartition(func(p *partition) {
 			if rs := p.rule[ix]; rs != nil {

@@ -33,6 +33,7 @@ type worker struct {
 func newWorker(e *Engine, rs *rules.Ruleset) (*worker, error) {
 	w := &worker{e: e, eval: rules.NewEvaluator(rs), nfas: make([]*sequence.NFA, len(rs.Rules)),
 		keyFailures: make([]uint64, len(rs.Rules))}
+	w.eval.OnError = e.cfg.onExprErr
 	for i, r := range rs.Rules {
 		if r.Sequence == nil {
 			continue

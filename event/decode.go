@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -61,7 +62,19 @@ type Decoder struct {
 	// (`time: processing`).
 	ProcessingTime bool
 	Now            func() time.Time // default time.Now
+	// TimeUnit is the unit of integer times: "s" for Unix seconds; "ms"
+	// for Unix milliseconds, rejecting integers that read as a time before
+	// 1980 (nearly always seconds sent by mistake); "" (the library's
+	// default) for milliseconds of any value.
+	TimeUnit string
 }
+
+// Time units of Decoder.TimeUnit.
+const (
+	UnitMillis       = "ms"
+	UnitSeconds      = "s"
+	secondsThreshold = 315532800000 // 1980-01-01T00:00:00Z in ms
+)
 
 func (d *Decoder) timeField() string {
 	if d.TimeField == "" {
@@ -146,7 +159,7 @@ func (d *Decoder) FromMap(fields map[string]any, pos string) (*Event, error) {
 		if !ok || raw == nil {
 			return nil, reject(ReasonNoTime, "missing time field %q", tf)
 		}
-		t, err := TimeValue(raw)
+		t, err := d.timeValue(raw)
 		if err != nil {
 			return nil, reject(ReasonBadTime, "time field %q: %v", tf, err)
 		}
@@ -196,12 +209,69 @@ func TimeValue(v any) (int64, error) {
 	return ms, err
 }
 
+// timeValue reads a time field in the decoder's unit of integer times.
+func (d *Decoder) timeValue(v any) (int64, error) {
+	if _, isString := v.(string); isString || d.TimeUnit == "" {
+		return TimeValue(v)
+	}
+	if d.TimeUnit == UnitSeconds {
+		var secs float64
+		switch t := v.(type) {
+		case float64:
+			secs = t
+		case int64:
+			secs = float64(t)
+		case int:
+			secs = float64(t)
+		case json.Number:
+			f, err := t.Float64()
+			if err != nil {
+				return 0, fmt.Errorf("%v is not a number of Unix seconds", t)
+			}
+			secs = f
+		default:
+			return TimeValue(v)
+		}
+		ms := math.Round(secs * 1000)
+		if math.IsInf(secs, 0) || math.IsNaN(secs) || math.Abs(secs*1000-ms) > 1e-3 {
+			return 0, fmt.Errorf("%v is not Unix seconds with at most millisecond precision", v)
+		}
+		return TimeValue(ms)
+	}
+	ms, err := TimeValue(v)
+	if err == nil && ms < secondsThreshold {
+		return 0, fmt.Errorf("%v looks like Unix seconds: as milliseconds it is %s; send Unix milliseconds (seconds × 1000), "+
+			"or set the time unit to seconds (time.unit: s in the config, --time-unit s, time_unit: s in a test file)", v, FormatTime(ms))
+	}
+	return ms, err
+}
+
+// ParseRFC3339 reads an RFC 3339 time with any fractional precision. As
+// RFC 3339 allows (section 5.6), the T and Z may be lower case; a comma
+// before the fraction, which Go's parser accepts, is not RFC 3339.
+func ParseRFC3339(s string) (time.Time, error) {
+	if strings.ContainsRune(s, ',') {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time (the fraction of a second follows a '.', not a ',')", s)
+	}
+	if len(s) > 10 && s[10] == 't' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = s[:len(s)-1] + "Z"
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+	}
+	return t, nil
+}
+
 func timeValue(v any) (int64, error) {
 	switch t := v.(type) {
 	case string:
-		tm, err := time.Parse(time.RFC3339Nano, t)
+		tm, err := ParseRFC3339(t)
 		if err != nil {
-			return 0, fmt.Errorf("%q is not an RFC 3339 time", t)
+			return 0, err
 		}
 		return tm.UnixMilli(), nil
 	case float64:

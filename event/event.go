@@ -46,7 +46,7 @@ func ParseTime(s string) (int64, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := ParseRFC3339(s)
 	if err != nil {
 		return 0, err
 	}

@@ -29,11 +29,17 @@ type Evaluator struct {
 	errors  map[string]uint64
 	lastErr map[string]error
 	bufs    map[string][]any // reused matched.<stage> lists for conditions
+	// exprErrs explains the errors: per expression, a count and the first
+	// failing events.
+	exprErrs map[*Expr]*ExprError
+	// OnError, when set, is called with each failure kept as a sample (the
+	// first MaxErrorSamples per expression), e.g. to log it.
+	OnError func(ExprError, ErrorSample)
 }
 
 // NewEvaluator returns an evaluator for the lists of rs.
 func NewEvaluator(rs *Ruleset) *Evaluator {
-	e := &Evaluator{errors: map[string]uint64{}, lastErr: map[string]error{}, bufs: map[string][]any{}}
+	e := &Evaluator{errors: map[string]uint64{}, lastErr: map[string]error{}, bufs: map[string][]any{}, exprErrs: map[*Expr]*ExprError{}}
 	e.env.Lists = rs.Lists
 	e.env.Matched = map[string][]any{}
 	return e
@@ -56,9 +62,12 @@ func (e *Evaluator) AddErrors(rule string, n uint64) {
 // LastError returns the most recent runtime error of a rule, for logs.
 func (e *Evaluator) LastError(rule string) error { return e.lastErr[rule] }
 
-func (e *Evaluator) fail(x *Expr, err error) {
+func (e *Evaluator) fail(x *Expr, ev *event.Event, err error) {
 	e.errors[x.rule]++
 	e.lastErr[x.rule] = err
+	if e.exprErrs != nil {
+		e.recordError(x, ev, err)
+	}
 }
 
 func (e *Evaluator) run(x *Expr, ev *event.Event, key string) (any, error) {
@@ -73,7 +82,7 @@ func (e *Evaluator) run(x *Expr, ev *event.Event, key string) (any, error) {
 		out, err = e.vm.Run(x.prog, &e.env)
 	}
 	if err != nil {
-		e.fail(x, err)
+		e.fail(x, ev, err)
 	}
 	return out, err
 }
@@ -89,7 +98,7 @@ func (e *Evaluator) Bool(x *Expr, ev *event.Event, key string) bool {
 	}
 	b, ok := out.(bool)
 	if !ok {
-		e.fail(x, fmt.Errorf("want a boolean, got %T", out))
+		e.fail(x, ev, fmt.Errorf("the condition gave %s, not true or false", describe(out)))
 	}
 	return b
 }
@@ -270,7 +279,7 @@ func (e *Evaluator) Render(r *Rule, in AlertInput) (summary string, fields map[s
 			v, err := e.run(f.Expr, at, in.Key)
 			if err == nil && !encodable(v) {
 				err = fmt.Errorf("field %s: %v is not a finite number", f.Name, v)
-				e.fail(f.Expr, err)
+				e.fail(f.Expr, at, err)
 			}
 			if err == nil {
 				fields[f.Name] = v
@@ -278,6 +287,13 @@ func (e *Evaluator) Render(r *Rule, in AlertInput) (summary string, fields map[s
 		}
 	}
 	return summary, fields
+}
+
+func describe(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return fmt.Sprintf("%v (%T)", v, v)
 }
 
 // encodable reports whether JSON can carry v: no NaN or infinity in it.

@@ -52,13 +52,18 @@ func (s scope) allowsAggs() bool    { return s == scopeCondition || s == scopeAl
 // Expr is a compiled expression. Programs are immutable and shared; they
 // run on a worker's Evaluator.
 type Expr struct {
-	Source  string
-	rule    string
-	prog    *vm.Program
-	fast    fastFn   // the same expression without the VM, when its shape allows
-	matched []string // stages named as matched.<stage>
-	usesAll bool     // `matched` used other than as matched.<stage>
-	prev    bool     // uses prev
+	Source string
+	rule   string
+	// field, file, line and col say where the expression is written, for
+	// runtime errors.
+	field     string
+	file      string
+	line, col int
+	prog      *vm.Program
+	fast      fastFn   // the same expression without the VM, when its shape allows
+	matched   []string // stages named as matched.<stage>
+	usesAll   bool     // `matched` used other than as matched.<stage>
+	prev      bool     // uses prev
 }
 
 // aggregateNames are the aggregate functions of threshold conditions.
@@ -109,7 +114,14 @@ type compileErr struct {
 // compile compiles src, the value of node n (or the part of it starting at
 // byte offset off, for templates), and reports errors at their position.
 func (c *exprCompiler) compile(n *yaml.Node, off int, src, field string, sc scope, wantBool bool) *Expr {
-	x := &Expr{Source: src, rule: c.f.ruleName}
+	x := &Expr{Source: src, rule: c.f.ruleName, field: field, file: c.f.name}
+	if n.Line > 0 {
+		if pos := c.f.valuePositions(n); off >= 0 && off <= len(n.Value) {
+			if i := utf8.RuneCountInString(n.Value[:off]); i < len(pos) {
+				x.line, x.col = pos[i].line, pos[i].col
+			}
+		}
+	}
 	pre := &preVisitor{c: c, x: x, scope: sc, src: src, callees: map[ast.Node]bool{}, lets: map[string]bool{}, lifted: map[ast.Node]string{}}
 	rw := &rewriter{pre: pre}
 	opts := []expr.Option{
@@ -268,7 +280,33 @@ func (p *preVisitor) Visit(node *ast.Node) {
 		case p.scope.allowsAggs() && contains(aggregateNames, id.Value):
 			p.liftAggregate(node, n, id.Value)
 		}
+	case *ast.BuiltinNode:
+		// In a threshold rule, median(amount) reads as "the median of the
+		// window's amounts", but it is expr's function over one event's
+		// array and would fail on every event.
+		if p.scope.allowsAggs() && contains(arrayBuiltins, n.Name) && len(n.Arguments) > 0 {
+			if arg, ok := n.Arguments[0].(*ast.IdentifierNode); ok && p.isEventField(arg) {
+				p.fail(n, "%s(%s): %s works on an array, and %s is a field of one event; over the window's events use an aggregate (%s); for an array field write %s(event.%s)",
+					n.Name, arg.Value, n.Name, arg.Value, strings.Join(aggregateNames, ", "), n.Name, arg.Value)
+			}
+		}
 	}
+}
+
+// arrayBuiltins are expr's functions whose first argument is an array.
+var arrayBuiltins = []string{
+	"all", "none", "any", "one", "filter", "map", "find", "findIndex", "findLast", "findLastIndex",
+	"groupBy", "sortBy", "reduce", "mean", "median", "take", "reverse", "uniq", "flatten", "sort",
+}
+
+// isEventField reports whether id, as written, names a field of the event
+// (a bare name that is not reserved, a let variable or a predicate's #).
+func (p *preVisitor) isEventField(id *ast.IdentifierNode) bool {
+	switch id.Value {
+	case "event", "key", "lists", "matched", "prev", "__now", "__aggs":
+		return false
+	}
+	return !p.lets[id.Value] && !strings.HasPrefix(id.Value, "$") && !strings.HasPrefix(id.Value, "#")
 }
 
 // liftAggregate replaces an aggregate call by a read of its value from
@@ -338,6 +376,10 @@ func (p *preVisitor) liftAggregate(node *ast.Node, n *ast.CallNode, name string)
 			// fails on type errors, reported at the aggregate.
 			before := len(*p.c.f.errs)
 			argExpr = p.c.compileArg(arg.String(), fn == window.CountIf)
+			if argExpr != nil {
+				argExpr.field = p.x.field + ": argument of " + text
+				argExpr.line, argExpr.col = p.x.line, p.x.col
+			}
 			if argExpr == nil {
 				msg := "invalid argument"
 				if len(*p.c.f.errs) > before {

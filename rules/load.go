@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vigilhq/vigil/internal/yamlfile"
 	"github.com/vigilhq/vigil/patterns/sequence"
 )
 
@@ -134,7 +135,7 @@ func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 			var doc yaml.Node
 			if err := dec.Decode(&doc); err != nil {
 				if err != io.EOF {
-					f.yamlError(err)
+					f.yamlError(src.Data, err)
 				}
 				break
 			}
@@ -149,7 +150,7 @@ func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 				continue
 			}
 			pd := parsedDoc{f: f}
-			top := f.mapping(root, "", "defaults", "lists", "rules")
+			top := f.mapping(root, "", topKeys...)
 			if e, ok := top["defaults"]; ok {
 				pd.defaults = f.defaults(e.value)
 			}
@@ -237,7 +238,7 @@ func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 // defaults reads and checks a document's defaults.
 func (f *file) defaults(n *yaml.Node) *defaults {
 	f.ruleName = ""
-	d := &defaults{entries: f.mapping(n, "defaults", "key", "severity", "labels", "mode", "throttle")}
+	d := &defaults{entries: f.mapping(n, "defaults", defaultsKeys...)}
 	if e, ok := d.entries["severity"]; ok {
 		d.severity, _ = f.severity(e.value, "defaults.severity")
 	}
@@ -290,18 +291,9 @@ func (f *file) labels(n *yaml.Node, field string) map[string]string {
 	return out
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func (f *file) yamlError(err error) {
-	msg := err.Error()
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	*f.errs = append(*f.errs, &Error{File: f.name, Line: line, Msg: "invalid YAML: " + msg})
+func (f *file) yamlError(data []byte, err error) {
+	e := yamlfile.SyntaxError(f.name, data, err)
+	*f.errs = append(*f.errs, &Error{File: f.name, Line: e.Line, Column: e.Column, Msg: e.Msg})
 }
 
 // list reads a named list: inline values or {file: path}, one value a line.
@@ -318,7 +310,7 @@ func (f *file) list(n *yaml.Node, field, dir string) (map[any]struct{}, bool) {
 		}
 		return set, true
 	case yaml.MappingNode:
-		m := f.mapping(n, field, "file")
+		m := f.mapping(n, field, listFileKeys...)
 		e, ok := m["file"]
 		if !ok {
 			f.errorf(n, field, "a list is a list of values or {file: path}")
@@ -385,12 +377,6 @@ func (f *file) listValue(n *yaml.Node, field string) (any, bool) {
 		return n.Value == "true", true
 	}
 	return n.Value, true
-}
-
-var ruleKeys = []string{
-	"name", "description", "severity", "labels", "mode", "key", "where",
-	"pattern", "within", "skip", "max_partial_matches",
-	"threshold", "emit", "throttle", "alert",
 }
 
 // rule compiles the i-th rule of a document; it returns nil after
@@ -493,7 +479,7 @@ func (f *file) rule(n *yaml.Node, i int, d *defaults, lists map[string]bool) *Ru
 		}
 	}
 	if e, ok := m["alert"]; ok {
-		am := f.mapping(e.value, "alert", "summary", "fields")
+		am := f.mapping(e.value, "alert", alertKeys...)
 		if se, ok := am["summary"]; ok {
 			if _, ok := f.str(se.value, "alert.summary"); ok {
 				r.Summary = c.compileTemplate(se.value, "alert.summary", alertScope)
@@ -566,11 +552,6 @@ var stageKinds = map[string]sequence.Kind{
 	"not_followed_by": sequence.NotFollowedBy,
 }
 
-var stageKeys = []string{
-	"begin", "next", "followed_by", "followed_by_any", "not_next", "not_followed_by",
-	"where", "group", "times", "optional", "greedy", "until", "consecutive", "allow_combinations", "within",
-}
-
 // sequence reads a pattern and the rule options that go with it.
 func (f *file) sequence(c *exprCompiler, n *yaml.Node, m map[string]entry) *Sequence {
 	seq := &Sequence{}
@@ -587,8 +568,11 @@ func (f *file) sequence(c *exprCompiler, n *yaml.Node, m map[string]entry) *Sequ
 	if e, ok := m["within"]; ok {
 		seq.Within, _ = f.duration(e.value, "within")
 	}
-	if last := seq.Stages; len(last) > 0 && last[len(last)-1].Kind == sequence.NotFollowedBy && seq.Within == 0 {
-		f.errorf(n.Content[len(n.Content)-1], "pattern", "a pattern that ends with not_followed_by needs a rule within: the absence is confirmed when the window passes")
+	// A trailing absence is confirmed when a window passes: the rule's, or
+	// the last stage's own (FlinkCEP's PREVIOUS_AND_CURRENT), from the
+	// previous taken event.
+	if last := seq.Stages; len(last) > 0 && last[len(last)-1].Kind == sequence.NotFollowedBy && seq.Within == 0 && last[len(last)-1].Within == 0 {
+		f.errorf(n.Content[len(n.Content)-1], "pattern", "a pattern that ends with not_followed_by needs a within (on the rule, or on that stage): the absence is confirmed when the window passes")
 	}
 	if e, ok := m["skip"]; ok {
 		seq.Skip = f.skip(e.value, c.stages)
@@ -860,7 +844,7 @@ func (f *file) skip(n *yaml.Node, stages map[string]bool) sequence.Skip {
 		f.errorf(n, "skip", "unknown skip strategy %q (use no_skip, skip_to_next, skip_past_last_event, {skip_to_first: stage} or {skip_to_last: stage})", n.Value)
 		return sequence.Skip{}
 	}
-	m := f.mapping(n, "skip", "skip_to_first", "skip_to_last")
+	m := f.mapping(n, "skip", skipKeys...)
 	if len(m) != 1 {
 		f.errorf(n, "skip", "want one of {skip_to_first: stage} or {skip_to_last: stage}")
 		return sequence.Skip{}
@@ -881,7 +865,7 @@ func (f *file) skip(n *yaml.Node, stages map[string]bool) sequence.Skip {
 
 // threshold reads a threshold rule's definition and its emit option.
 func (f *file) threshold(c *exprCompiler, n *yaml.Node, m map[string]entry) *Threshold {
-	tm := f.mapping(n, "threshold", "where", "window", "condition")
+	tm := f.mapping(n, "threshold", thresholdKeys...)
 	if tm == nil {
 		return nil
 	}
@@ -895,7 +879,7 @@ func (f *file) threshold(c *exprCompiler, n *yaml.Node, m map[string]entry) *Thr
 	if e, ok := tm["window"]; !ok {
 		f.errorf(n, "threshold", "threshold needs a window")
 	} else if e.value.Kind == yaml.MappingNode {
-		wm := f.mapping(e.value, "threshold.window", "size", "type")
+		wm := f.mapping(e.value, "threshold.window", windowKeys...)
 		if se, ok := wm["size"]; ok {
 			t.Window, _ = f.duration(se.value, "threshold.window.size")
 		} else {

@@ -186,8 +186,17 @@ func (f *file) duration(n *yaml.Node, field string) (int64, bool) {
 		f.errorf(n, field, "must be positive")
 		return 0, false
 	}
+	if d > MaxDuration {
+		// An event time plus a larger window would overflow, and the rule
+		// would silently never fire.
+		f.errorf(n, field, "%s is too long: at most %s (100 years)", s, FormatDuration(MaxDuration))
+		return 0, false
+	}
 	return d, true
 }
+
+// MaxDuration is the longest window, within or throttle, in ms: 100 years.
+const MaxDuration = 36500 * 24 * 60 * 60 * 1000
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {

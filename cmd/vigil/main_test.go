@@ -28,7 +28,7 @@ func write(t *testing.T, dir, name, body string) string {
 }
 
 func TestCheckExamplesAndABrokenFile(t *testing.T) {
-	if code, out, errs := vigil(t, "check", "../../examples/rules"); code != 0 || !strings.HasPrefix(out, "ok: 2 file(s), 6 rule(s)") {
+	if code, out, errs := vigil(t, "check", "../../examples/rules"); code != 0 || !strings.HasPrefix(out, "ok: 2 file(s), 10 rule(s)") {
 		t.Errorf("check examples: exit %d, %q %q", code, out, errs)
 	}
 	dir := t.TempDir()
@@ -142,7 +142,7 @@ tests:
 	if code != 1 {
 		t.Errorf("exit %d; want 1", code)
 	}
-	if code, out, _ := vigil(t, "test", "../../examples/tests"); code != 0 || !strings.Contains(out, "5 passed, 0 failed") {
+	if code, out, _ := vigil(t, "test", "../../examples/tests"); code != 0 || !strings.Contains(out, "19 passed, 0 failed") {
 		t.Errorf("example tests: exit %d\n%s", code, out)
 	}
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/progress"
@@ -18,64 +20,79 @@ import (
 	"github.com/vigilhq/vigil/rules"
 )
 
-// listFlag collects a repeated flag; each value may also be a comma list.
-type listFlag []string
+func init() { addCommand(newReplayCmd) }
 
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
+type replayFlags struct {
+	rules                                                       []string
+	events, until, ooo, out, dead, timeField, idField, timeUnit string
+	quiet                                                       bool
 }
 
-func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var ruleFiles listFlag
-	fs.Var(&ruleFiles, "r", "rules file or directory (repeatable)")
-	eventsPath := fs.String("e", "", "NDJSON events file; - for stdin")
-	until := fs.String("until", "", "final watermark, RFC 3339 or Unix ms (default: end of time)")
-	ooo := fs.String("out-of-orderness", "0s", "how far the watermark trails the latest event time")
-	outPath := fs.String("o", "", "write alerts here instead of stdout")
-	deadPath := fs.String("dead-letter", "", "write rejected lines here as NDJSON, with the reason")
-	timeField := fs.String("time-field", event.DefaultTimeField, "event field holding the event time")
-	idField := fs.String("id-field", event.DefaultIDField, "event field holding the event id")
-	quiet := fs.Bool("q", false, "no summary and no per-line error reports on stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil replay -r RULES -e EVENTS.ndjson [flags]")
-		fs.PrintDefaults()
+func newReplayCmd() *cobra.Command {
+	var f replayFlags
+	cmd := &cobra.Command{
+		Use:   "replay -r RULES -e EVENTS.ndjson",
+		Short: "run rules over an NDJSON file of events; alerts as NDJSON",
+		Long: `replay runs rules over a file of events (one JSON object a line) with the
+same engine as serve, and writes one alert a line, each with its matched
+events. A malformed or late line is reported on stderr and processing goes
+on. At the end the watermark moves to the end of time (every window closes,
+every pending absence is confirmed) unless --until names the final one.`,
+		Example: `  vigil replay -r examples/rules -e examples/events/payments.ndjson
+  vigil replay -r rules/ -e - --until 2026-11-21T00:00:00Z -o alerts.ndjson < events.ndjson`,
+		Args: noArgs("name rules with -r and events with -e"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(f.rules) == 0 {
+				return usageErr("missing --rules (-r): the rules files or directories to run")
+			}
+			if f.timeUnit != event.UnitMillis && f.timeUnit != event.UnitSeconds {
+				return usageErr("--time-unit: want ms or s, got %q", f.timeUnit)
+			}
+			if f.events == "" {
+				return usageErr("missing --events (-e): the NDJSON file of events, or - for stdin")
+			}
+			return runReplay(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if len(ruleFiles) == 0 || *eventsPath == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "vigil replay: "+format+"\n", a...)
-		return 1
-	}
-	rs, err := rules.LoadFiles(ruleFiles...)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	opts := replay.Options{Decoder: event.Decoder{TimeField: *timeField, IDField: *idField}}
+	fs := cmd.Flags()
+	listFlag(fs, &f.rules, "rules", "r", "rules file or directory (repeatable)")
+	fs.StringVarP(&f.events, "events", "e", "", "NDJSON events file; - for stdin")
+	fs.StringVar(&f.until, "until", "", "final watermark, RFC 3339 or Unix ms (default: end of time)")
+	fs.StringVar(&f.ooo, "out-of-orderness", "0s", "how far the watermark trails the latest event time")
+	fs.StringVarP(&f.out, "out", "o", "", "write alerts here instead of stdout")
+	fs.StringVar(&f.dead, "dead-letter", "", "write rejected lines here as NDJSON, with the reason")
+	fs.StringVar(&f.timeField, "time-field", event.DefaultTimeField, "event field holding the event time")
+	fs.StringVar(&f.idField, "id-field", event.DefaultIDField, "event field holding the event id")
+	fs.StringVar(&f.timeUnit, "time-unit", event.UnitMillis, "unit of integer event times: ms (integers before 1980 are rejected as probable seconds) or s")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no summary and no per-line error reports on stderr")
+	return cmd
+}
+
+func runReplay(ctx context.Context, f replayFlags, stdout, stderr io.Writer) error {
+	ruleFiles, eventsPath, until, ooo, outPath, deadPath, quiet := f.rules, &f.events, &f.until, &f.ooo, &f.out, &f.dead, &f.quiet
+	timeField, idField := &f.timeField, &f.idField
+	fail := failErr
+	opts := replay.Options{Decoder: event.Decoder{TimeField: *timeField, IDField: *idField, TimeUnit: f.timeUnit}}
 	if d, err := rules.ParseDuration(*ooo); err != nil && *ooo != "0" {
-		return fail("--out-of-orderness: %v", err)
+		return usageErr("--out-of-orderness: %v", err)
 	} else {
 		opts.OutOfOrderness = time.Duration(d) * time.Millisecond
 	}
 	if *until != "" {
 		ms, err := event.ParseTime(*until)
 		if err != nil {
-			return fail("--until %q: want RFC 3339 or Unix milliseconds", *until)
+			return usageErr("--until %q: want RFC 3339 or Unix milliseconds", *until)
 		}
 		opts.Until = time.UnixMilli(ms)
+	}
+	rs, err := rules.LoadFiles(ruleFiles...)
+	if err != nil {
+		var list rules.ErrorList
+		if !errors.As(err, &list) {
+			return fail("%v", err)
+		}
+		fmt.Fprintln(stderr, err)
+		return exitCode(1)
 	}
 
 	in, name := io.Reader(os.Stdin), "stdin"
@@ -140,7 +157,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !*quiet {
 		printSummary(stderr, sum, time.Since(start), *deadPath)
 	}
-	return 0
+	return nil
 }
 
 func printSummary(w io.Writer, s replay.Summary, elapsed time.Duration, deadPath string) {
@@ -170,6 +187,9 @@ func printSummary(w io.Writer, s replay.Summary, elapsed time.Duration, deadPath
 		if r.Errors > 0 || r.Evicted > 0 {
 			fmt.Fprintf(w, "  rule %s: %d expression errors (false), %d partial matches evicted, %d events had no key\n",
 				name, r.Errors, r.Evicted, r.KeyFailures)
+		}
+		for _, x := range r.ExprErrors {
+			fmt.Fprintf(w, "%s\n", x)
 		}
 	}
 }

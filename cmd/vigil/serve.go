@@ -2,49 +2,72 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vigilhq/vigil/internal/logging"
 	"github.com/vigilhq/vigil/internal/serve"
 )
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("c", "", "config file (vigil.yaml); without one, the defaults apply")
-	var ruleFiles listFlag
-	fs.Var(&ruleFiles, "rules", "rules file or directory, overriding the config (repeatable)")
-	listen := fs.String("listen", "", "HTTP listen address, overriding the config (default 127.0.0.1:8080)")
-	dataDir := fs.String("data", "", "data directory, overriding the config (default ./data)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil serve [-c vigil.yaml] [--rules DIR] [--listen ADDR] [--data DIR]")
-		fs.PrintDefaults()
+func init() { addCommand(newServeCmd) }
+
+type serveFlags struct {
+	config, listen, dataDir string
+	rules                   []string
+	allowEmpty              bool
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [--rules DIR] [-c vigil.yaml]",
+		Short: "run the service: HTTP/Kafka in, alerts to sinks and the embedded store",
+		Long: `serve runs vigil as a service: events in over HTTP (POST /v1/events) and
+Kafka, alerts out to stdout, the embedded store and the configured sinks,
+alert history at GET /v1/alerts. Without a config file the defaults apply:
+HTTP on 127.0.0.1:8080, rules from ./rules, data under ./data.`,
+		Example: `  vigil serve --rules examples/rules
+  vigil serve -c examples/vigil.yaml --listen :8181`,
+		Args: noArgs("name rules files with --rules and a config with -c"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exitCode(runServe(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := serve.LoadConfig(*configPath)
+	fs := cmd.Flags()
+	fs.StringVarP(&f.config, "config", "c", "", "config file (vigil.yaml); without one, the defaults apply")
+	listFlag(fs, &f.rules, "rules", "r", "rules file or directory, overriding the config (repeatable)")
+	fs.StringVar(&f.listen, "listen", "", "HTTP listen address, overriding the config (default 127.0.0.1:8080)")
+	fs.StringVar(&f.dataDir, "data", "", "data directory, overriding the config (default ./data)")
+	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "start even when no rule is loaded (otherwise an error: the rules path is nearly always wrong)")
+	return cmd
+}
+
+func runServe(ctx context.Context, f serveFlags, stdout, stderr io.Writer) int {
+	cfg, err := serve.LoadConfig(f.config)
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil serve: config: %v\n", err)
 		return 1
 	}
-	if len(ruleFiles) > 0 {
-		cfg.Rules = ruleFiles
+	if len(f.rules) > 0 {
+		cfg.Rules = f.rules
 	}
-	if *listen != "" {
-		cfg.HTTP.Listen = *listen
+	if f.allowEmpty {
+		cfg.AllowEmptyRules = true
 	}
-	if *dataDir != "" {
+	if f.listen != "" {
+		cfg.HTTP.Listen = f.listen
+	}
+	if f.dataDir != "" {
 		if cfg.Store.Path == filepath.Join(cfg.DataDir, "alerts.db") { // derived: follow --data
-			cfg.Store.Path = filepath.Join(*dataDir, "alerts.db")
+			cfg.Store.Path = filepath.Join(f.dataDir, "alerts.db")
 		}
 		if cfg.Checkpoint.Dir == filepath.Join(cfg.DataDir, "checkpoints") {
-			cfg.Checkpoint.Dir = filepath.Join(*dataDir, "checkpoints")
+			cfg.Checkpoint.Dir = filepath.Join(f.dataDir, "checkpoints")
 		}
-		cfg.DataDir = *dataDir
+		cfg.DataDir = f.dataDir
 	}
 	logger, err := logging.New(stderr, logging.Options{Level: cfg.Logging.Level, Format: cfg.Logging.Format})
 	if err != nil {

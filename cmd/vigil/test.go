@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,27 +9,43 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/vigilhq/vigil/internal/ruletest"
 )
 
-func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	verbose := fs.Bool("v", false, "list passing tests too")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil test [-v] FILES… (test files, or directories of *_test.yaml)")
+func init() { addCommand(newTestCmd) }
+
+func newTestCmd() *cobra.Command {
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "test [-v] FILES…",
+		Short: "run rule tests; exit 1 on any failure",
+		Long: `test runs rule test files (*_test.yaml; directories are searched for them):
+each case runs its events through a fresh engine, as replay does, and
+compares the alerts raised with the alerts expected. A failure shows the
+missing alert, the closest one raised and every unexpected one.`,
+		Example: `  vigil test examples/tests
+  vigil test examples/tests/payments_test.yaml -v`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("name at least one test file (*_test.yaml) or directory")
+			}
+			files, err := testFiles(args)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if len(files) == 0 {
+				return usageErr("no test files (*_test.yaml) in %s", strings.Join(args, ", "))
+			}
+			return exitCode(runTests(cmd.Context(), files, verbose, cmd.OutOrStdout()))
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	files, err := testFiles(fs.Args())
-	if err != nil || len(files) == 0 {
-		if err != nil {
-			fmt.Fprintf(stderr, "vigil test: %v\n", err)
-		}
-		fs.Usage()
-		return 2
-	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list passing tests too")
+	return cmd
+}
+
+func runTests(ctx context.Context, files []string, verbose bool, stdout io.Writer) int {
 	passed, failed := 0, 0
 	for _, path := range files {
 		results, err := ruletest.RunFile(ctx, path)
@@ -42,15 +57,18 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, r := range results {
 			if r.Passed() {
 				passed++
-				if *verbose {
+				if verbose || len(r.ExprErrors) > 0 {
 					fmt.Fprintf(stdout, "ok   %s:%d %s (%d alerts)\n", r.File, r.Line, r.Name, r.Alerts)
 				}
-				continue
+			} else {
+				failed++
+				fmt.Fprintf(stdout, "FAIL %s:%d %s\n", r.File, r.Line, r.Name)
+				for _, f := range r.Failures {
+					fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(f, "\n", "\n  "))
+				}
 			}
-			failed++
-			fmt.Fprintf(stdout, "FAIL %s:%d %s\n", r.File, r.Line, r.Name)
-			for _, f := range r.Failures {
-				fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(f, "\n", "\n  "))
+			for _, x := range r.ExprErrors {
+				fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(x.String(), "\n", "\n  "))
 			}
 		}
 	}

@@ -65,8 +65,26 @@ type Options struct {
 	Observer *cep.Observer
 }
 
+// Validate reports options a run cannot use.
+func (o Options) Validate() error {
+	switch {
+	case o.Events <= 0:
+		return fmt.Errorf("--events must be at least 1, got %d", o.Events)
+	case o.Keys <= 0:
+		return fmt.Errorf("--keys must be at least 1, got %d", o.Keys)
+	case o.Workers <= 0:
+		return fmt.Errorf("--workers must be at least 1, got %d", o.Workers)
+	case o.Batch < 0:
+		return fmt.Errorf("--batch must be 0 (one event per call) or more, got %d", o.Batch)
+	}
+	return nil
+}
+
 // Run measures the engine and the baseline on the same events.
 func Run(ctx context.Context, sc Scenario, opts Options) (engine, baseline Result, err error) {
+	if err := opts.Validate(); err != nil {
+		return engine, baseline, err
+	}
 	events := generate(sc, opts)
 	rs, err := rules.Load([]rules.Source{{Name: sc.Name + ".yaml", Data: []byte(sc.Rules)}})
 	if err != nil {

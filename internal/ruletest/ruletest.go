@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -17,6 +18,7 @@ import (
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/replay"
+	"github.com/vigilhq/vigil/internal/yamlfile"
 	"github.com/vigilhq/vigil/rules"
 )
 
@@ -26,7 +28,9 @@ type File struct {
 	Rules     []string `yaml:"rules"`
 	TimeField string   `yaml:"time_field"`
 	IDField   string   `yaml:"id_field"`
-	Tests     []Case   `yaml:"tests"`
+	// TimeUnit is the unit of integer event times: ms (default) or s.
+	TimeUnit string `yaml:"time_unit"`
+	Tests    []Case `yaml:"tests"`
 }
 
 // Case is one test: events in, alerts expected.
@@ -73,6 +77,9 @@ type Result struct {
 	Line       int
 	Failures   []string // readable descriptions; empty when the case passed
 	Alerts     int
+	// ExprErrors are the runtime errors of the rules' expressions: each
+	// made a condition false, which a test's author wants to know.
+	ExprErrors []rules.ExprError
 }
 
 // Passed reports whether the case passed.
@@ -84,19 +91,25 @@ func RunFile(ctx context.Context, path string) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A typo in a test must not silently weaken it: unknown keys are
+	// errors, positioned, with a "did you mean".
+	var f File
+	if err := yamlfile.Decode(path, data, &f); err != nil {
+		return nil, err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true) // a typo in a test must not silently weaken it
-	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	caseLines(&doc, f.Tests)
 	if len(f.Rules) == 0 {
 		return nil, fmt.Errorf("%s: no rules files named (rules: [...])", path)
+	}
+	if f.TimeUnit != "" && f.TimeUnit != event.UnitMillis && f.TimeUnit != event.UnitSeconds {
+		return nil, fmt.Errorf("%s: time_unit: want ms or s, got %q", path, f.TimeUnit)
+	}
+	if len(f.Tests) == 0 {
+		return nil, fmt.Errorf("%s: no test cases (tests: [...])", path)
 	}
 	dir := filepath.Dir(path)
 	var ruleFiles []string
@@ -114,7 +127,7 @@ func RunFile(ctx context.Context, path string) ([]Result, error) {
 			return nil, fmt.Errorf("%s: loading rules: %w", path, err)
 		}
 		res := Result{File: path, Name: c.Name, Line: c.line}
-		res.Failures, res.Alerts = runCase(ctx, rs, &f, c, dir)
+		res.Failures, res.Alerts, res.ExprErrors = runCase(ctx, rs, &f, c, dir)
 		results = append(results, res)
 	}
 	return results, nil
@@ -137,63 +150,84 @@ func caseLines(doc *yaml.Node, cases []Case) {
 	}
 }
 
-func runCase(ctx context.Context, rs *rules.Ruleset, f *File, c Case, dir string) (failures []string, alerts int) {
+func runCase(ctx context.Context, rs *rules.Ruleset, f *File, c Case, dir string) (failures []string, alerts int, exprErrs []rules.ExprError) {
 	fail := func(format string, a ...any) []string { return []string{fmt.Sprintf(format, a...)} }
+	if len(c.Expect) == 0 && len(c.Silent) == 0 {
+		// It would pass whatever the rules do.
+		return fail("the case asserts nothing: list the alerts it must raise under expect, or the rules that must stay silent under silent"), 0, nil
+	}
 	for _, name := range c.Silent {
 		if rs.Rule(name) == nil {
-			return fail("silent names unknown rule %q", name), 0
+			return fail("silent names unknown rule %q", name), 0, nil
 		}
 	}
 	for i := range c.Expect {
 		x := &c.Expect[i]
 		if x.Rule == "" {
-			return fail("expect[%d] has no rule", i), 0
+			return fail("expect[%d] has no rule", i), 0, nil
 		}
 		if rs.Rule(x.Rule) == nil {
-			return fail("expect[%d] names unknown rule %q", i, x.Rule), 0
+			return fail("expect[%d] names unknown rule %q", i, x.Rule), 0, nil
 		}
 		if x.Time != "" {
 			t, err := event.ParseTime(x.Time)
 			if err != nil {
-				return fail("expect[%d].time %q: want RFC 3339 or Unix ms", i, x.Time), 0
+				return fail("expect[%d].time %q: want RFC 3339 or Unix ms", i, x.Time), 0, nil
 			}
 			x.time = t
 		}
 	}
 	input, err := caseInput(c, dir)
 	if err != nil {
-		return fail("%v", err), 0
+		return fail("%v", err), 0, nil
 	}
-	opts := replay.Options{Decoder: event.Decoder{TimeField: f.TimeField, IDField: f.IDField}}
+	unit := f.TimeUnit
+	if unit == "" {
+		unit = event.UnitMillis
+	}
+	opts := replay.Options{Decoder: event.Decoder{TimeField: f.TimeField, IDField: f.IDField, TimeUnit: unit}}
 	if c.OutOfOrderness != "" {
 		d, err := rules.ParseDuration(c.OutOfOrderness)
 		if err != nil {
-			return fail("out_of_orderness: %v", err), 0
+			return fail("out_of_orderness: %v", err), 0, nil
 		}
 		opts.OutOfOrderness = time.Duration(d) * time.Millisecond
 	}
 	if c.Until != "" {
 		t, err := event.ParseTime(c.Until)
 		if err != nil {
-			return fail("until %q: want RFC 3339 or Unix ms", c.Until), 0
+			return fail("until %q: want RFC 3339 or Unix ms", c.Until), 0, nil
 		}
 		opts.Until = time.UnixMilli(t)
 	}
 	var got []cep.Alert
-	var rejected []string
+	var rejected, untimed []string
 	opts.OnAlert = func(a cep.Alert) error { got = append(got, a); return nil }
 	opts.OnReject = func(r replay.Rejected) error {
-		rejected = append(rejected, fmt.Sprintf("event %d rejected (%s): %s", r.Line, r.Reason, r.Error))
+		msg := fmt.Sprintf("event %d rejected (%s): %s", r.Line, r.Reason, r.Error)
+		rejected = append(rejected, msg)
+		if r.Reason == event.ReasonBadTime || r.Reason == event.ReasonNoTime {
+			untimed = append(untimed, msg)
+		}
 		return nil
 	}
-	if _, err := replay.Run(ctx, rs, bytes.NewReader(input), "events", opts); err != nil {
-		return fail("%v", err), 0
+	sum, err := replay.Run(ctx, rs, bytes.NewReader(input), "events", opts)
+	if err != nil {
+		return fail("%v", err), 0, nil
+	}
+	for _, r := range rs.Rules {
+		exprErrs = append(exprErrs, sum.Rules[r.Name].ExprErrors...)
+	}
+	if len(untimed) > 0 {
+		// An event without a valid time never reaches the rules: a case
+		// holding one tests less than it says (a late event may be meant).
+		return []string{"events without a valid time:\n    " + strings.Join(untimed, "\n    ")}, len(got), exprErrs
 	}
 	idField := f.IDField
 	if idField == "" {
 		idField = event.DefaultIDField
 	}
-	return compare(c, got, rejected, idField), len(got)
+	return compare(c, got, rejected, idField), len(got), exprErrs
 }
 
 // caseInput renders the case's events as NDJSON: inline events (YAML

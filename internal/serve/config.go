@@ -1,11 +1,8 @@
 package serve
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"github.com/vigilhq/vigil/internal/api"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,17 +13,23 @@ import (
 
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/yamlfile"
 	"github.com/vigilhq/vigil/rules"
 )
 
 // Config is vigil.yaml. Every field has a default, so `vigil serve` runs
 // with no file at all; see examples/vigil.yaml for a documented one.
 type Config struct {
-	// Rules are rules files or directories (default ./rules).
+	// Rules are rules files or directories (default ./rules); in a config
+	// file, relative to the file's directory.
 	Rules []string `yaml:"rules"`
 	// RulesWatch re-applies the rules files when they change on disk
 	// (debounced), as SIGHUP and POST /v1/rules/reload do.
 	RulesWatch bool `yaml:"rules_watch"`
+	// AllowEmptyRules lets the service start with no rule at all (rules
+	// pushed later); otherwise zero rules is an error, since it is nearly
+	// always a wrong path.
+	AllowEmptyRules bool `yaml:"allow_empty_rules"`
 	// DataDir holds the embedded alert store and the dead-letter file
 	// (default ./data).
 	DataDir string `yaml:"data_dir"`
@@ -67,8 +70,11 @@ type TokenConfig struct {
 
 // TimeConfig says how events are timed and how time moves.
 type TimeConfig struct {
-	Field          string   `yaml:"field"`            // default ts
-	IDField        string   `yaml:"id_field"`         // default id
+	Field   string `yaml:"field"`    // default ts
+	IDField string `yaml:"id_field"` // default id
+	// Unit of integer times: ms (default; integers before 1980 are
+	// rejected as probable seconds) or s (Unix seconds).
+	Unit           string   `yaml:"unit"`
 	Processing     bool     `yaml:"processing"`       // use arrival time instead of the time field
 	OutOfOrderness Duration `yaml:"out_of_orderness"` // default 5s
 	IdleTimeout    Duration `yaml:"idle_timeout"`     // default 5s: a source or partition silent this long leaves the watermark minimum
@@ -208,10 +214,17 @@ func LoadConfig(path string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true) // a misspelt setting must not be silently ignored
-		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: %w", path, err)
+		// A misspelt setting must not be silently ignored: every error is
+		// positioned, with a "did you mean".
+		if err := yamlfile.Decode(path, data, cfg); err != nil {
+			return nil, err
+		}
+		// Rules named by a config file are where the file says, wherever
+		// vigil runs from (as Prometheus reads rule_files).
+		for i, r := range cfg.Rules {
+			if !filepath.IsAbs(r) {
+				cfg.Rules[i] = filepath.Join(filepath.Dir(path), r)
+			}
 		}
 	}
 	cfg.derive()
@@ -225,7 +238,7 @@ func Default() *Config {
 		Rules:   []string{"./rules"},
 		DataDir: "./data",
 		Time: TimeConfig{
-			Field: event.DefaultTimeField, IDField: event.DefaultIDField,
+			Field: event.DefaultTimeField, IDField: event.DefaultIDField, Unit: event.UnitMillis,
 			OutOfOrderness: Duration(5 * time.Second), IdleTimeout: Duration(5 * time.Second),
 			AdvanceWhenIdle: true,
 		},
@@ -265,6 +278,9 @@ func (c *Config) derive() {
 }
 
 func (c *Config) validate() error {
+	if c.Time.Unit != event.UnitMillis && c.Time.Unit != event.UnitSeconds {
+		return fmt.Errorf("time.unit: want ms or s, got %q", c.Time.Unit)
+	}
 	if k := c.Kafka; k != nil {
 		if len(k.Brokers) == 0 || k.Topic == "" {
 			return fmt.Errorf("kafka: brokers and topic are required")

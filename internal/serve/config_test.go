@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +46,7 @@ func TestConfigKeepsExplicitZerosAndRejectsTypos(t *testing.T) {
 		t.Errorf("explicit zeros were replaced by defaults: %+v", cfg)
 	}
 	for body, want := range map[string]string{
-		"tme: {field: ts}\n":                                      "field tme not found",
+		"tme: {field: ts}\n":                                      `c.yaml:1:1: unknown key "tme" (did you mean "time"?)`,
 		"time: {out_of_orderness: 5 seconds}\n":                   "invalid duration",
 		"kafka: {topic: x}\n":                                     "brokers and topic are required",
 		"kafka: {brokers: [b], topic: x, start_offset: middle}\n": "start_offset",
@@ -57,5 +59,19 @@ func TestConfigKeepsExplicitZerosAndRejectsTypos(t *testing.T) {
 		if _, err := LoadConfig(write(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %q: error %v; want one containing %q", body, err, want)
 		}
+	}
+}
+
+// TestZeroRulesNeedAllowEmpty: a service with no rule starts only when told
+// to; zero rules is nearly always a wrong path.
+func TestZeroRulesNeedAllowEmpty(t *testing.T) {
+	cfg := testConfig(t, "rules: []\n")
+	if _, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard); err == nil || !strings.Contains(err.Error(), "--allow-empty") {
+		t.Fatalf("New with zero rules: %v; want an error naming --allow-empty", err)
+	}
+	cfg.AllowEmptyRules = true
+	r := start(t, cfg)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -90,7 +90,7 @@ func TestReadyzFollowsWebhook(t *testing.T) {
 	}
 
 	rcv.stop()
-	r.post(t, `[{"id":"1","ts":1000,"card":"c1","status":"declined"},{"id":"2","ts":2000,"card":"c1","status":"declined"},{"id":"3","ts":3000,"card":"c1","status":"declined"}]`)
+	r.post(t, "["+ev("1", t0, "c1", "declined")+","+ev("2", t0+1000, "c1", "declined")+","+ev("3", t0+2000, "c1", "declined")+"]")
 	eventually(t, 10*time.Second, "readyz to report the webhook down", func() bool {
 		code, rep = readyz(t, r.url)
 		return code == http.StatusServiceUnavailable

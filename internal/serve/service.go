@@ -89,7 +89,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			_ = s.closeAll(context.Background())
 		}
 	}()
-	s.decoder = event.Decoder{TimeField: cfg.Time.Field, IDField: cfg.Time.IDField,
+	s.decoder = event.Decoder{TimeField: cfg.Time.Field, IDField: cfg.Time.IDField, TimeUnit: cfg.Time.Unit,
 		MaxSize: cfg.Limits.MaxEventSize, MaxDepth: cfg.Limits.MaxEventDepth, ProcessingTime: cfg.Time.Processing}
 	if err = os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
@@ -104,10 +104,23 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		Outbox: cfg.Sinks.Webhook != nil}); err != nil {
 		return nil, fmt.Errorf("alert store: %w", err)
 	}
+	if files, ferr := rules.ExpandPaths(cfg.Rules); ferr == nil && len(files) == 0 {
+		// ./rules from the repository root is the Go package: no rules file.
+		err = fmt.Errorf("no rules files (*.yaml, *.yml) in %s: name the rules with --rules DIR (e.g. --rules examples/rules); to start with no rule, name a file holding rules: [] and pass --allow-empty",
+			strings.Join(cfg.Rules, ", "))
+		return nil, err
+	}
 	// The rules: the configured files, with the lists kept through the API,
 	// recorded as a version when they changed since the last one.
 	if s.rules, s.rs, err = reload.Open(context.Background(), s.store,
 		reload.Options{Paths: cfg.Rules, Logger: logger.With("component", "rules")}); err != nil {
+		return nil, err
+	}
+	if len(s.rs.Rules) == 0 && !cfg.AllowEmptyRules {
+		// Nearly always a wrong path (./rules from the repository root is
+		// the Go package): say so rather than run and match nothing.
+		err = fmt.Errorf("no rules in %s (%d rules file(s) found): name the rules with --rules DIR (e.g. --rules examples/rules), or start without rules with --allow-empty",
+			strings.Join(cfg.Rules, ", "), len(s.rs.Files))
 		return nil, err
 	}
 	tokens, err := cfg.APITokens()
@@ -165,6 +178,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		cep.WithSink(s.fanout),
 		cep.WithDeliveryErrors(s.deliveryFailed),
 		cep.WithObserver(s.metrics.Observer()),
+		cep.WithExpressionErrors(s.expressionFailed),
 	}
 	if cfg.Time.AdvanceWhenIdle {
 		opts = append(opts, cep.WithWallClockWhenIdle())
@@ -265,6 +279,15 @@ func (s *Service) warnCoPartitioned(key string) {
 	s.log.Info("rules keyed by kafka.key run in each Kafka partition's own time", "kafka_key", key, "rules", strings.Join(co, ","))
 	s.log.Warn("events posted over HTTP reach these rules apart from the Kafka events of the same key: send a key's events through one path",
 		"rules", strings.Join(co, ","))
+}
+
+// expressionFailed logs the first failures of each expression (a few per
+// expression and worker): which rule and setting, where it is written, the
+// expression, the event and why. The counts are in the engine's stats.
+func (s *Service) expressionFailed(x rules.ExprError, sample rules.ErrorSample) {
+	s.log.Warn("expression failed; the condition is false for this event",
+		"rule", x.Rule, "field", x.Field, "at", fmt.Sprintf("%s:%d:%d", x.File, x.Line, x.Column),
+		"expr", x.Source, "event", sample.EventID, "err", sample.Msg)
 }
 
 // Addr is the API's address, once New has bound it.

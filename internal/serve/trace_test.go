@@ -53,7 +53,7 @@ func TestTracesOverOTLP(t *testing.T) {
 	cfg.Sinks.Stdout = false
 	cfg.Telemetry.OTLPEndpoint = srv.URL
 	r := start(t, cfg)
-	r.post(t, `[{"id":"1","ts":1000,"card":"c1","status":"declined"},{"id":"2","ts":2000,"card":"c1","status":"declined"},{"id":"3","ts":3000,"card":"c1","status":"declined"}]`)
+	r.post(t, "["+ev("1", t0, "c1", "declined")+","+ev("2", t0+1000, "c1", "declined")+","+ev("3", t0+2000, "c1", "declined")+"]")
 	var alerts []string
 	eventually(t, 10*time.Second, "the alert in the store", func() bool {
 		for _, a := range r.alerts(t, "") {

@@ -162,5 +162,18 @@ func TestNegationPositions(t *testing.T) {
 		// Stage within only: the deadline is the previous event + the stage's within.
 		{"not_followed_by at the end with stage within", pat(NoSkip, begin("a", a), fby("c", c), within(notFby("x", b), 5)),
 			"a1@1 c1@10 !14 !15", []string{"a:a1 c:c1 @15"}},
+		{"not_followed_by at the end with stage within, b inside the gap", pat(NoSkip, begin("a", a), within(notFby("x", b), 5)),
+			"a1@1 b1@5 !100", nil},
+		{"not_followed_by at the end with stage within, b at the deadline", pat(NoSkip, begin("a", a), within(notFby("x", b), 5)),
+			"a1@1 b1@6", []string{"a:a1 @6"}},
+		{"not_followed_by at the end with stage within, several starts", pat(NoSkip, begin("a", a), within(notFby("x", b), 5)),
+			"a1@1 a2@4 b1@5 a3@7 !20", []string{"a:a3 @12"}},
+		{"not_followed_by at the end with stage within, skip past last", pat(SkipPastLastEvent, begin("a", a), within(notFby("x", b), 5)),
+			"a1@1 a2@2 !50", []string{"a:a1 @6", "a:a2 @7"}},
+		// Both windows: the earliest deadline confirms the absence.
+		{"not_followed_by at the end with both windows, rule's first", patW(NoSkip, 8, begin("a", a), fby("c", c), within(notFby("x", b), 5)),
+			"a1@1 c1@6 !9 !100", []string{"a:a1 c:c1 @9"}},
+		{"not_followed_by at the end with both windows, stage's first", patW(NoSkip, 8, begin("a", a), fby("c", c), within(notFby("x", b), 5)),
+			"a1@1 c1@2 !7 !100", []string{"a:a1 c:c1 @7"}},
 	})
 }
