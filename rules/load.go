@@ -25,6 +25,10 @@ type Source struct {
 	Name string
 	Data []byte
 	Dir  string
+	// Confined: list files must be named relative to Dir and inside it
+	// (a file that came over the network must not read the server's
+	// other files).
+	Confined bool
 }
 
 // LoadFiles reads rules files and directories (every *.yaml and *.yml in
@@ -61,6 +65,9 @@ func ExpandPaths(paths []string) ([]string, error) {
 		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
 			if err != nil {
 				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir // .git and the like
 			}
 			if !d.IsDir() && IsRulesFile(path) {
 				found = append(found, path)
@@ -129,7 +136,7 @@ func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 	// use any list.
 	for _, src := range sources {
 		rs.Files = append(rs.Files, src.Name)
-		f := &file{name: src.Name, lines: strings.Split(string(src.Data), "\n"), errs: &errs}
+		f := &file{name: src.Name, lines: strings.Split(strings.ReplaceAll(string(src.Data), "\r\n", "\n"), "\n"), errs: &errs, confined: src.Confined}
 		dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 		for {
 			var doc yaml.Node
@@ -318,6 +325,10 @@ func (f *file) list(n *yaml.Node, field, dir string) (map[any]struct{}, bool) {
 		}
 		path, ok := f.str(e.value, field+".file")
 		if !ok {
+			return nil, false
+		}
+		if f.confined && !filepath.IsLocal(path) {
+			f.errorf(e.value, field+".file", "list file %q: a rules file sent to the service names list files relative to its rules directory, inside it", path)
 			return nil, false
 		}
 		if !filepath.IsAbs(path) {
@@ -970,9 +981,13 @@ func (f *file) ruleText(rules *yaml.Node, i int) string {
 func ValidListName(name string) bool { return identNameRE.MatchString(name) }
 
 // IsRulesFile reports whether a directory's file is read as rules: *.yaml
-// and *.yml, except *_test.yaml and *_test.yml test files.
+// and *.yml, except *_test.yaml and *_test.yml test files and hidden
+// files (a directory's hidden subdirectories are skipped too).
 func IsRulesFile(path string) bool {
 	name := filepath.Base(path)
+	if strings.HasPrefix(name, ".") {
+		return false // hidden: editors' temporary files among them
+	}
 	return (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) &&
 		!strings.HasSuffix(name, "_test.yaml") && !strings.HasSuffix(name, "_test.yml")
 }

@@ -18,6 +18,7 @@ type file struct {
 	ruleName string // the rule being read, for error context
 	// expanded memoizes size; -1 while a node is being counted.
 	expanded map[*yaml.Node]int
+	confined bool // Source.Confined
 }
 
 func (f *file) errorf(n *yaml.Node, field, format string, args ...any) {

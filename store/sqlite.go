@@ -86,7 +86,7 @@ var ErrClosed = errors.New("store: closed")
 
 // SchemaVersion is the version of the database layout this code writes.
 // Open upgrades older files and refuses newer ones.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] upgrades schema version i to i+1. Append, never edit.
 var migrations = []string{
@@ -137,6 +137,8 @@ var migrations = []string{
 		data    BLOB    NOT NULL -- JSON array of the values
 	);
 	CREATE INDEX list_versions_name ON list_versions (name, version);`,
+	// 3 → 4: a list removed through the API is a version too.
+	`ALTER TABLE list_versions ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Open opens the store at path, creating its directory and file when they

@@ -39,9 +39,16 @@ type ListVersion struct {
 	Actor   string    `json:"actor"`
 	Size    int       `json:"size"`
 	// Values is a JSON array of the list's values (strings, numbers,
-	// booleans); empty in listings.
+	// booleans); empty in listings, and for versions older than the
+	// newest KeepListValues.
 	Values json.RawMessage `json:"-"`
+	// Deleted: this version removed the list.
+	Deleted bool `json:"deleted,omitempty"`
 }
+
+// KeepListValues is how many versions of a list keep their values; older
+// ones keep who, when and how many.
+const KeepListValues = 5
 
 // RecordRules stores a ruleset version and returns its number, one more
 // than any number handed out before.
@@ -188,8 +195,13 @@ func (s *SQLite) RecordList(ctx context.Context, v ListVersion) (int64, error) {
 	if s.isClosed() {
 		return 0, ErrClosed
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO list_versions (name, at_ms, actor, size, data) VALUES (?, ?, ?, ?, ?)`,
-		v.Name, v.At.UnixMilli(), v.Actor, v.Size, []byte(v.Values))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO list_versions (name, at_ms, actor, size, data, deleted) VALUES (?, ?, ?, ?, ?, ?)`,
+		v.Name, v.At.UnixMilli(), v.Actor, v.Size, []byte(v.Values), v.Deleted)
 	if err != nil {
 		return 0, fmt.Errorf("store: %w", err)
 	}
@@ -197,17 +209,25 @@ func (s *SQLite) RecordList(ctx context.Context, v ListVersion) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: %w", err)
 	}
+	// A big list PUT often must not grow the file for ever.
+	if _, err := tx.ExecContext(ctx, `UPDATE list_versions SET data = x'' WHERE name = ? AND version NOT IN
+		(SELECT version FROM list_versions WHERE name = ? ORDER BY version DESC LIMIT ?)`, v.Name, v.Name, KeepListValues); err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
 	return n, nil
 }
 
-// Lists returns the newest version of every stored list, by name, values
-// included.
+// Lists returns the newest version of every stored list not deleted, by
+// name, values included.
 func (s *SQLite) Lists(ctx context.Context) ([]ListVersion, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT l.version, l.name, l.at_ms, l.actor, l.size, l.data FROM list_versions l
-		WHERE l.version = (SELECT MAX(version) FROM list_versions WHERE name = l.name) ORDER BY l.name`)
+		WHERE l.version = (SELECT MAX(version) FROM list_versions WHERE name = l.name) AND l.deleted = 0 ORDER BY l.name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -234,7 +254,7 @@ func (s *SQLite) ListHistory(ctx context.Context, name string) ([]ListVersion, e
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT version, name, at_ms, actor, size FROM list_versions WHERE name = ? ORDER BY version DESC`, name)
+	rows, err := s.r.QueryContext(ctx, `SELECT version, name, at_ms, actor, size, deleted FROM list_versions WHERE name = ? ORDER BY version DESC`, name)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -243,7 +263,7 @@ func (s *SQLite) ListHistory(ctx context.Context, name string) ([]ListVersion, e
 	for rows.Next() {
 		var v ListVersion
 		var at int64
-		if err := rows.Scan(&v.Version, &v.Name, &at, &v.Actor, &v.Size); err != nil {
+		if err := rows.Scan(&v.Version, &v.Name, &at, &v.Actor, &v.Size, &v.Deleted); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 		v.At = time.UnixMilli(at).UTC()

@@ -52,6 +52,8 @@ type Server struct {
 	Logger      *slog.Logger
 	// Rules, when set, serves /v1/rules and /v1/lists.
 	Rules RulesAdmin
+	// MaxListSize bounds a PUT /v1/lists body; default 256 MiB.
+	MaxListSize int64
 	// Tokens, when any, guard every /v1/ endpoint (see authenticate).
 	Tokens []Token
 }

@@ -78,8 +78,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || secret == "" {
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		scheme, secret, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		secret = strings.TrimSpace(secret)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "this endpoint needs Authorization: Bearer <token>")
 			return
@@ -92,7 +94,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		if need := needed(r); !allows(tok.Scope, need) {
 			writeError(w, http.StatusForbidden, "forbidden",
-				fmt.Sprintf("token %q has scope %s; %s %s needs %s or admin", tok.Name, tok.Scope, r.Method, r.URL.Path, need))
+				fmt.Sprintf("token %q has scope %s; %s %s needs %s", tok.Name, tok.Scope, r.Method, r.URL.Path, scopeNeeded(need)))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, tok.Name)))
@@ -111,4 +113,11 @@ func (s *Server) lookup(secret string) (Token, bool) {
 		}
 	}
 	return found, ok == 1
+}
+
+func scopeNeeded(need string) string {
+	if need == ScopeAdmin {
+		return "admin"
+	}
+	return need + " or admin"
 }

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,7 @@ type RulesAdmin interface {
 	Versions(ctx context.Context) ([]store.RulesVersion, error)
 	Version(ctx context.Context, v int64) (store.RulesVersion, bool, error)
 	PutList(ctx context.Context, name string, set map[any]struct{}, actor string) (reload.ListInfo, error)
+	DeleteList(ctx context.Context, name, actor string) error
 	Lists() []reload.ListInfo
 	List(name string) (reload.ListInfo, bool)
 	ListHistory(ctx context.Context, name string) ([]store.ListVersion, error)
@@ -47,6 +49,7 @@ func (s *Server) routeRules(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/lists", s.listLists)
 	mux.HandleFunc("GET /v1/lists/{name}", s.getList)
 	mux.HandleFunc("PUT /v1/lists/{name}", s.putList)
+	mux.HandleFunc("DELETE /v1/lists/{name}", s.deleteList)
 }
 
 // ruleInfo is a running rule as GET /v1/rules shows it.
@@ -225,8 +228,23 @@ func (s *Server) getList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
+func (s *Server) deleteList(w http.ResponseWriter, r *http.Request) {
+	err := s.Rules.DeleteList(r.Context(), r.PathValue("name"), actorOf(r))
+	var conflict *reload.ConflictError
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]any{"deleted": r.PathValue("name")})
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, "conflict", conflict.Error())
+	case errors.Is(err, reload.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	default:
+		s.internal(w, "list removal", err)
+	}
+}
+
 func (s *Server) putList(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readBody(w, r)
+	body, ok := s.readBodyUpTo(w, r, s.maxList())
 	if !ok {
 		return
 	}
@@ -284,12 +302,16 @@ func (s *Server) internal(w http.ResponseWriter, what string, err error) {
 // readBody reads a request body within the size limit, answering the
 // error itself.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	return s.readBodyUpTo(w, r, s.maxBody())
+}
+
+func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
-				fmt.Sprintf("request body is over the limit of %d bytes", s.maxBody()))
+				fmt.Sprintf("request body is over the limit of %d bytes", limit))
 			return nil, false
 		}
 		writeError(w, http.StatusBadRequest, "bad_body", "reading the request body: "+err.Error())
@@ -331,13 +353,18 @@ func (s *Server) readRulesBody(w http.ResponseWriter, r *http.Request) ([]store.
 			}
 			return nil, false
 		}
-		name := part.FileName()
+		name := partFileName(part)
 		if name == "" {
 			name = part.FormName()
 		}
 		data, err := io.ReadAll(part)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_body", fmt.Sprintf("reading part %q: %v", name, err))
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is over the limit of %d bytes", s.maxBody()))
+			} else {
+				writeError(w, http.StatusBadRequest, "bad_body", fmt.Sprintf("reading part %q: %v", name, err))
+			}
 			return nil, false
 		}
 		if strings.TrimSpace(name) == "" {
@@ -353,7 +380,32 @@ func (s *Server) readRulesBody(w http.ResponseWriter, r *http.Request) ([]store.
 	return files, true
 }
 
+// partFileName is a part's file name as the client sent it, directories
+// included (mime/multipart's FileName keeps only the base name, and two
+// files named rules.yaml in two directories would clash).
+func partFileName(p *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return p.FileName()
+	}
+	name := filepath.ToSlash(filepath.Clean(params["filename"]))
+	if params["filename"] == "" {
+		return ""
+	}
+	return name
+}
+
+// maxList bounds a PUT /v1/lists body: lists are larger than rules (a
+// million card numbers is some 20 MB of JSON).
+func (s *Server) maxList() int64 {
+	if s.MaxListSize > 0 {
+		return s.MaxListSize
+	}
+	return 256 << 20
+}
+
 func (s *Server) maxBody() int64 {
+
 	if s.MaxBodySize > 0 {
 		return s.MaxBodySize
 	}

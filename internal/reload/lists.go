@@ -37,9 +37,15 @@ type ListInfo struct {
 // booleans, or text with one value per line (each a string; blank lines
 // and lines starting with # are skipped, as are spaces around a value).
 func ParseList(body []byte) (map[any]struct{}, error) {
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")) // a byte-order mark is not part of the first value
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		return parseJSONList(trimmed)
+	}
+	if (len(trimmed) > 0 && trimmed[0] == '{') || string(trimmed) == "null" {
+		// A JSON value that is not an array is a mistake, not a one-line
+		// text list.
+		return nil, &BadListError{"a JSON list body is an array of strings, numbers and booleans; a text body is one value per line"}
 	}
 	set := map[any]struct{}{}
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -147,7 +153,59 @@ func (m *Manager) PutList(ctx context.Context, name string, set map[any]struct{}
 	return apiInfo(name, m.apiLists[name]), nil
 }
 
+// DeleteList removes a list kept through the API, unless a running rule
+// uses it.
+func (m *Manager) DeleteList(ctx context.Context, name, actor string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.apiLists[name]; !ok {
+		if _, inFiles := m.rs.Lists[name]; inFiles {
+			return &ConflictError{fmt.Sprintf("list %q is defined in the rules files (%s): remove it there", name, m.fileOf(name))}
+		}
+		return fmt.Errorf("list %q: %w", name, ErrNotFound)
+	}
+	if users := m.usersOf(name); len(users) > 0 {
+		return &ConflictError{fmt.Sprintf("list %q is used by rules %s: change them first", name, strings.Join(users, ", "))}
+	}
+	if err := m.removeList(ctx, name, actor); err != nil {
+		return err
+	}
+	lists := maps.Clone(m.rs.Lists)
+	delete(lists, name)
+	if m.eng != nil {
+		if err := m.eng.SetLists(lists); err != nil {
+			return fmt.Errorf("applying the list removal: %w", err)
+		}
+	}
+	rs := *m.rs
+	rs.Lists = lists
+	m.rs = &rs
+	return nil
+}
+
+// removeList records a list's removal and forgets it.
+func (m *Manager) removeList(ctx context.Context, name, actor string) error {
+	if _, err := m.store.RecordList(ctx, store.ListVersion{Name: name, At: m.opts.Now().UTC(), Actor: actor, Deleted: true, Values: []byte("[]")}); err != nil {
+		return fmt.Errorf("recording the list removal: %w", err)
+	}
+	delete(m.apiLists, name)
+	m.log.Info("list removed", "list", name, "actor", actor)
+	return nil
+}
+
+// usersOf names the running rules whose text names lists.<name>.
+func (m *Manager) usersOf(name string) []string {
+	var out []string
+	for _, r := range m.rs.Rules {
+		if strings.Contains(r.Text, "lists."+name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
 // Lists describes every list the rules can use, by name.
+
 func (m *Manager) Lists() []ListInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -78,3 +78,20 @@ func BenchmarkListMillion(b *testing.B) {
 		b.Fatal("no hits")
 	}
 }
+
+func TestParseListRefusesJSONThatIsNotAnArray(t *testing.T) {
+	for _, body := range []string{`{"a":1}`, `null`, " {\n\"x\": [1]}\n"} {
+		var bad *BadListError
+		if _, err := ParseList([]byte(body)); !errors.As(err, &bad) {
+			t.Errorf("%q: %v; want a BadListError", body, err)
+		}
+	}
+	set, err := ParseList([]byte("\xef\xbb\xbf[\"a\"]"))
+	if _, ok := set["a"]; err != nil || !ok || len(set) != 1 {
+		t.Errorf("a JSON array after a byte-order mark: %v %v", set, err)
+	}
+	set, _ = ParseList([]byte("\xef\xbb\xbfcard-1\n4111\n"))
+	if _, ok := set["card-1"]; !ok || len(set) != 2 {
+		t.Errorf("a text list after a byte-order mark: %v", set)
+	}
+}

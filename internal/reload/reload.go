@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,9 @@ type Options struct {
 	ListDir string
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// AllowEmpty lets a ruleset without rules run (it matches nothing):
+	// otherwise one is refused, at start-up and on every change.
+	AllowEmpty bool
 }
 
 // Manager holds the running ruleset and changes it.
@@ -66,7 +70,10 @@ type Manager struct {
 	eng      Engine
 	rs       *rules.Ruleset
 	files    []store.RulesFile
-	apiLists map[string]list // lists kept through the API
+	fromDisk bool              // the running files were read from the configured paths
+	disk     []store.RulesFile // the configured files as last read: the watcher's reference
+	apiLists map[string]list   // lists kept through the API
+	startup  int64             // the version Open recorded, 0 if none (Abort deletes it)
 
 	stats Stats
 }
@@ -156,7 +163,11 @@ func Open(ctx context.Context, st Store, opts Options) (*Manager, *rules.Ruleset
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := m.compile(files)
+	rs, err := m.compile(files, true)
+	var invalid *InvalidError
+	if errors.As(err, &invalid) && m.dropClashingLists(ctx, invalid) {
+		rs, err = m.compile(files, true)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -170,23 +181,57 @@ func Open(ctx context.Context, st Store, opts Options) (*Manager, *rules.Ruleset
 	} else {
 		var prev *rules.Ruleset
 		if ok {
-			prev, _ = m.compile(latest.Files) // a version that no longer compiles diffs as empty
+			prev, _ = m.compile(latest.Files, m.diskSource(ctx, latest)) // a version that no longer compiles diffs as empty
 		}
 		diff := rules.Compare(prev, rs)
 		v, err := m.record(ctx, files, diff, "startup", "startup")
 		if err != nil {
 			return nil, nil, err
 		}
-		rs.Version = v
+		rs.Version, m.startup = v, v
 		if ok {
 			m.log.Warn("the configured rules files differ from the latest recorded version: running the files",
 				"latest", latest.Version, "latest_source", latest.Source, "version", v,
 				"added", len(diff.Added), "removed", len(diff.Removed), "changed", len(diff.ChangedMatching)+len(diff.ChangedPresentation))
 		}
 	}
-	m.rs, m.files = rs, files
+	m.rs, m.files, m.fromDisk, m.disk = rs, files, true, files
 	m.stats = Stats{Reloads: 1, Version: rs.Version, Last: opts.Now()}
 	return m, rs, nil
+}
+
+// Abort undoes Open's record of a start-up version, for a service that
+// failed to start: a version that never ran is not history. (Its number
+// stays unused.)
+func (m *Manager) Abort(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.startup > 0 {
+		if err := m.store.DeleteRules(ctx, m.startup); err != nil {
+			m.log.Warn("removing the start-up version of a service that did not start", "version", m.startup, "err", err)
+		}
+		m.startup = 0
+	}
+}
+
+// dropClashingLists resolves, at start-up, lists that the configured files
+// define and the API also keeps (the API's was set while the running rules
+// did not define it): the files win, the API's copy is removed, with a log
+// line. It reports whether it removed any.
+func (m *Manager) dropClashingLists(ctx context.Context, invalid *InvalidError) bool {
+	dropped := false
+	for _, e := range invalid.Errors {
+		for name := range m.apiLists {
+			if strings.Contains(e.Msg, fmt.Sprintf("list %q is kept through the API", name)) {
+				m.log.Warn("a list the configured rules files define was also kept through the API: the files' list is used, the API's copy removed",
+					"list", name, "file", e.File)
+				if err := m.removeList(ctx, name, "startup"); err == nil {
+					dropped = true
+				}
+			}
+		}
+	}
+	return dropped
 }
 
 // Attach hands the manager the engine it changes.
@@ -215,7 +260,7 @@ func (m *Manager) Stats() Stats {
 func (m *Manager) Validate(files []store.RulesFile) (Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rs, err := m.compile(files)
+	rs, err := m.compile(files, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -228,7 +273,7 @@ func (m *Manager) Validate(files []store.RulesFile) (Result, error) {
 func (m *Manager) Apply(ctx context.Context, files []store.RulesFile, actor, source string) (Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.apply(ctx, files, actor, source)
+	return m.apply(ctx, files, false, actor, source)
 }
 
 // ReloadConfigured re-reads the configured files and applies them.
@@ -240,7 +285,11 @@ func (m *Manager) ReloadConfigured(ctx context.Context, actor, source string) (R
 		m.failed(err)
 		return Result{}, err
 	}
-	return m.apply(ctx, files, actor, source)
+	res, err := m.apply(ctx, files, true, actor, source)
+	if err == nil {
+		m.disk = files
+	}
+	return res, err
 }
 
 // ReloadIfChanged is ReloadConfigured for the file watcher: when the
@@ -254,13 +303,16 @@ func (m *Manager) ReloadIfChanged(ctx context.Context, actor, source string) (re
 		m.failed(err)
 		return Result{}, false, err
 	}
-	if sameFiles(files, m.files) {
-		rs, err := m.compile(files)
-		if err == nil && sameLists(rs.Lists, m.rs.Lists) {
-			return Result{Version: m.rs.Version, Diff: rules.Compare(m.rs, rs)}, false, nil
+	// Against the files as last read from disk, not the running ones: a
+	// ruleset pushed through the API stays until the files change.
+	if sameFiles(files, m.disk) {
+		rs, err := m.compile(files, true)
+		if err == nil && (!m.fromDisk || sameLists(rs.Lists, m.rs.Lists)) {
+			return Result{Version: m.rs.Version}, false, nil
 		}
 	}
-	res, err = m.apply(ctx, files, actor, source)
+	m.disk = files
+	res, err = m.apply(ctx, files, true, actor, source)
 	return res, err == nil, err
 }
 
@@ -281,13 +333,31 @@ func (m *Manager) Rollback(ctx context.Context, v int64, actor string) (Result, 
 	if !ok || v <= 0 {
 		return Result{}, fmt.Errorf("rules version %d: %w", v, ErrNotFound)
 	}
-	return m.apply(ctx, old.Files, actor, fmt.Sprintf("rollback of version %d", v))
+	return m.apply(ctx, old.Files, m.diskSource(ctx, old), actor, fmt.Sprintf("rollback of version %d", v))
 }
 
-func (m *Manager) apply(ctx context.Context, files []store.RulesFile, actor, source string) (res Result, err error) {
+// diskSource reports whether a version's files were read from the
+// configured paths (their list files are then read as written), following
+// rollbacks to the version they restored.
+func (m *Manager) diskSource(ctx context.Context, v store.RulesVersion) bool {
+	for range 100 {
+		var n int64
+		if _, err := fmt.Sscanf(v.Source, "rollback of version %d", &n); err != nil {
+			return v.Source != "api"
+		}
+		prev, ok, err := m.store.RulesVersion(ctx, n)
+		if err != nil || !ok {
+			return false
+		}
+		v = prev
+	}
+	return false
+}
+
+func (m *Manager) apply(ctx context.Context, files []store.RulesFile, fromDisk bool, actor, source string) (res Result, err error) {
 	ctx, end := telemetry.StartSpan(ctx, "rules.reload", attribute.String("vigil.source", source))
 	defer func() { end(err) }()
-	rs, err := m.compile(files)
+	rs, err := m.compile(files, fromDisk)
 	if err != nil {
 		m.failed(err)
 		return Result{}, err
@@ -312,7 +382,7 @@ func (m *Manager) apply(ctx context.Context, files []store.RulesFile, actor, sou
 		m.failed(err)
 		return Result{}, fmt.Errorf("applying the rules: %w", err)
 	}
-	m.rs, m.files = rs, files
+	m.rs, m.files, m.fromDisk, m.startup = rs, files, fromDisk, 0
 	m.stats.Reloads++
 	m.stats.Version, m.stats.Last, m.stats.LastErr = v, m.opts.Now(), ""
 	m.log.Info("rules applied", "version", v, "actor", actor, "source", source,
@@ -338,8 +408,10 @@ func (m *Manager) record(ctx context.Context, files []store.RulesFile, diff rule
 	return v, nil
 }
 
-// compile loads files with the API's lists.
-func (m *Manager) compile(files []store.RulesFile) (*rules.Ruleset, error) {
+// compile loads files with the API's lists. Files read from the
+// configured paths name list files as written; files sent over the API
+// name them relative to the configured rules directory, inside it.
+func (m *Manager) compile(files []store.RulesFile, fromDisk bool) (*rules.Ruleset, error) {
 	if len(files) == 0 {
 		return nil, &InvalidError{Err: errors.New("no rules files: send at least one")}
 	}
@@ -350,7 +422,11 @@ func (m *Manager) compile(files []store.RulesFile) (*rules.Ruleset, error) {
 			return nil, &InvalidError{Err: fmt.Errorf("two files are named %q: name each file once", f.Name)}
 		}
 		seen[f.Name] = true
-		sources = append(sources, rules.Source{Name: f.Name, Data: f.Data, Dir: m.listDir(f.Name)})
+		src := rules.Source{Name: f.Name, Data: f.Data, Dir: filepath.Dir(f.Name)}
+		if !fromDisk {
+			src.Dir, src.Confined = m.opts.ListDir, true
+		}
+		sources = append(sources, src)
 	}
 	lists := make(map[string]map[any]struct{}, len(m.apiLists))
 	for name, l := range m.apiLists {
@@ -364,22 +440,15 @@ func (m *Manager) compile(files []store.RulesFile) (*rules.Ruleset, error) {
 		}
 		return nil, &InvalidError{Err: err}
 	}
+	// (At start-up, m.rs is nil: the service says itself what is wrong
+	// with an empty ruleset.)
+	if len(rs.Rules) == 0 && !m.opts.AllowEmpty && m.rs != nil {
+		return nil, &InvalidError{Err: fmt.Errorf("the ruleset has no rules: it would match nothing (files: %s); to run without rules on purpose, start the service with --allow-empty",
+			strings.Join(rs.Files, ", "))}
+	}
 	return rs, nil
 }
 
-// listDir is where the list files of a rules file are: beside it for a
-// file on disk, the configured list directory for one sent over the API.
-func (m *Manager) listDir(name string) string {
-	if filepath.IsAbs(name) || fileExists(name) {
-		return filepath.Dir(name)
-	}
-	return m.opts.ListDir
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir()
-}
 
 // readFiles reads the configured paths.
 func readFiles(paths []string) ([]store.RulesFile, error) {

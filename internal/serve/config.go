@@ -90,6 +90,7 @@ type LimitsConfig struct {
 	MaxEventDepth       int `yaml:"max_event_depth"`        // nesting levels of objects and arrays, default 32
 	MaxBodySize         int `yaml:"max_body_size"`          // bytes of one POST /v1/events, default 16 MiB
 	MaxEventsPerRequest int `yaml:"max_events_per_request"` // items in one POST /v1/events, default 10000
+	MaxListSize         int `yaml:"max_list_size"`          // bytes of one PUT /v1/lists body, default 256 MiB
 	MaxPartialMatches   int `yaml:"max_partial_matches"`    // per key and sequence rule, default 10000
 	Workers             int `yaml:"workers"`                // engine workers, default: every core
 	// MaxBufferedEvents bounds the events waiting for the watermark
@@ -243,7 +244,7 @@ func Default() *Config {
 			AdvanceWhenIdle: true,
 		},
 		Limits: LimitsConfig{
-			MaxEventSize: event.DefaultMaxSize, MaxEventDepth: event.DefaultMaxDepth, MaxBodySize: 16 << 20, MaxEventsPerRequest: 10000,
+			MaxEventSize: event.DefaultMaxSize, MaxEventDepth: event.DefaultMaxDepth, MaxBodySize: 16 << 20, MaxEventsPerRequest: 10000, MaxListSize: 256 << 20,
 			MaxPartialMatches: 10000, Workers: runtime.GOMAXPROCS(0),
 			MaxBufferedEvents: cep.DefaultMaxBuffered, AlertQueue: cep.DefaultAlertQueue,
 			IngestWait: Duration(5 * time.Second), StateTTL: Duration(cep.DefaultStateTTL),

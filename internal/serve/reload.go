@@ -44,6 +44,10 @@ func (s *Service) reloadOnSignal(ctx context.Context) {
 // files, is one reload.
 const watchDebounce = 300 * time.Millisecond
 
+// watchPoll is how often the watcher compares the files even without an
+// event.
+const watchPoll = 2 * time.Second
+
 // watchRules reloads the configured files when they change. It watches the
 // directories (editors replace files by renaming, which a watch on the
 // file itself would lose) and only reacts to rules files in them.
@@ -63,28 +67,45 @@ func (s *Service) watchRules(ctx context.Context) {
 			}
 		}
 	}
-	for _, p := range s.cfg.Rules {
-		fi, err := os.Stat(p)
-		if err == nil && !fi.IsDir() {
-			watch(filepath.Dir(p))
-			continue
-		}
-		// Rules directories are read recursively: watch every level.
-		_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				watch(path)
+	watchAll := func() {
+		for _, p := range s.cfg.Rules {
+			// The parent too: a directory replaced by a rename (a deploy
+			// swapping rules.new into place) is seen there.
+			watch(filepath.Dir(filepath.Clean(p)))
+			fi, err := os.Stat(p)
+			if err == nil && !fi.IsDir() {
+				continue
 			}
-			return nil
-		})
+			// Rules directories are read recursively: watch every level.
+			_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					watch(path)
+				}
+				return nil
+			})
+		}
 	}
+	watchAll()
+	// Events can be missed (a directory swapped under the watch, a
+	// ConfigMap's symlink flip): the files are also compared every few
+	// seconds, which costs a read of them and nothing when unchanged.
+	poll := time.NewTicker(watchPoll)
+	defer poll.Stop()
 	var timer <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-poll.C:
+			timer = time.After(0)
 		case ev, ok := <-w.Events:
 			if !ok {
 				return
+			}
+			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) || ev.Has(fsnotify.Remove) {
+				// A new or replaced directory: watch what is there now.
+				clear(dirs)
+				watchAll()
 			}
 			// Rules files and the list files beside them; not editors'
 			// swap and backup files.

@@ -635,3 +635,39 @@ func TestTLSServesHTTPS(t *testing.T) {
 		t.Error("plain HTTP answered on a TLS listener")
 	}
 }
+
+// TestWatcherKeepsAPIPushesAndSeesDirectorySwaps: an unrelated file
+// event in the rules directory does not undo a ruleset pushed through the
+// API, and a rules directory replaced by a rename (as deploys do) is seen.
+func TestWatcherKeepsAPIPushesAndSeesDirectorySwaps(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "rules")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(probeRules), 0o644)
+	cfg := reloadConfig(t, probeRules)
+	cfg.Rules = []string{dir}
+	cfg.RulesWatch = true
+	r := start(t, cfg)
+	version := func() int64 { return r.svc.rules.Stats().Version }
+	time.Sleep(100 * time.Millisecond)
+
+	r.putRules(t, strings.Replace(probeRules, "severity: low", "severity: high", 1))
+	os.WriteFile(filepath.Join(dir, "README.md"), []byte("notes"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".r.yaml.swp"), []byte("editor"), 0o644)
+	time.Sleep(2*watchPoll + watchDebounce)
+	if v := version(); v != 2 {
+		t.Fatalf("version %d after unrelated file events; want the API push, 2", v)
+	}
+	if _, rule := r.call(t, "GET", "/v1/rules/declines", "", "", nil); rule["severity"] != "high" {
+		t.Errorf("the API push was undone: %v", rule)
+	}
+
+	next := filepath.Join(root, "rules.new")
+	os.MkdirAll(next, 0o755)
+	os.WriteFile(filepath.Join(next, "r.yaml"), []byte(strings.Replace(probeRules, "severity: low", "severity: info", 1)), 0o644)
+	os.Rename(dir, filepath.Join(root, "rules.old"))
+	os.Rename(next, dir)
+	eventually(t, 3*watchPoll+time.Second, "the swapped directory to be applied", func() bool { return version() == 3 })
+	os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(strings.Replace(probeRules, "severity: low", "severity: critical", 1)), 0o644)
+	eventually(t, 3*watchPoll+time.Second, "an edit in the swapped directory", func() bool { return version() == 4 })
+}

@@ -83,6 +83,9 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	}
 	defer func() {
 		if err != nil {
+			if s.rules != nil {
+				s.rules.Abort(context.Background()) // a version that never ran is not history
+			}
 			if s.eng != nil {
 				_ = s.eng.Close(context.Background()) // stops its workers
 			}
@@ -113,7 +116,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	// The rules: the configured files, with the lists kept through the API,
 	// recorded as a version when they changed since the last one.
 	if s.rules, s.rs, err = reload.Open(context.Background(), s.store,
-		reload.Options{Paths: cfg.Rules, Logger: logger.With("component", "rules")}); err != nil {
+		reload.Options{Paths: cfg.Rules, Logger: logger.With("component", "rules"), AllowEmpty: cfg.AllowEmptyRules}); err != nil {
 		return nil, err
 	}
 	if len(s.rs.Rules) == 0 && !cfg.AllowEmptyRules {
@@ -194,6 +197,18 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	}
 	s.http = &httpInput{in: in, decoder: &s.decoder, dead: s.dead, metrics: s.metrics, started: time.Now().UnixMilli(),
 		wait: time.Duration(cfg.Limits.IngestWait)}
+	// Before any event, and before the Kafka source starts (its first
+	// assignment reads the positions): the last checkpoint's state.
+	var positions map[string]int64
+	if cfg.Checkpoint.Interval > 0 {
+		if s.ck, err = newCheckpointer(s); err != nil {
+			return nil, err
+		}
+		positions, err = s.ck.restore(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("%w (to start without that state, move %s away)", err, cfg.Checkpoint.Dir)
+		}
+	}
 	if k := cfg.Kafka; k != nil {
 		start := kafka.FirstOffset
 		if k.StartOffset == "last" {
@@ -203,8 +218,15 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		s.eng.FollowWallClock(false)
 		s.kafka = &kafkaInput{eng: s.eng, log: logger.With("source", "kafka"), topic: k.Topic, inputs: map[int]*cep.Input{},
 			pushed: map[int]sources.Record{}, restored: map[string]int64{}, skip: map[int]int64{},
+			ck: s.ck, grace: time.Duration(k.SessionTimeout + k.RebalanceTimeout),
 			followWall: cfg.Time.AdvanceWhenIdle,
 			opts:       cep.InputOptions{OutOfOrderness: ooo, IdleTimeout: time.Duration(cfg.Time.IdleTimeout), PartitionKey: k.Key}}
+		if positions != nil {
+			s.kafka.restored = positions
+		}
+		if s.kafka.grace <= 0 {
+			s.kafka.grace = time.Minute // kafka-go's defaults: 30s each
+		}
 		if s.kafka.src, err = sources.NewKafka(sources.KafkaConfig{Brokers: k.Brokers, Topic: k.Topic, GroupID: k.GroupID,
 			Decoder: s.decoder, DeadLetterTopic: k.DeadLetterTopic, StartOffset: start,
 			OnAssign: s.kafka.assign, OnRevoke: s.kafka.revoke,
@@ -220,29 +242,11 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 			s.warnCoPartitioned(k.Key)
 		}
 	}
-	if cfg.Checkpoint.Interval > 0 {
-		// Before any event: the state and positions of the last checkpoint.
-		if s.ck, err = newCheckpointer(s); err != nil {
-			return nil, err
-		}
-		positions, rerr := s.ck.restore(context.Background())
-		if err = rerr; err != nil {
-			return nil, fmt.Errorf("%w (to start without that state, move %s away)", err, cfg.Checkpoint.Dir)
-		}
-		if k := s.kafka; k != nil {
-			k.ck = s.ck
-			k.restored = positions
-			k.grace = time.Duration(cfg.Kafka.SessionTimeout + cfg.Kafka.RebalanceTimeout)
-			if k.grace <= 0 {
-				k.grace = time.Minute // kafka-go's defaults: 30s each
-			}
-		}
-	}
 	s.registerHealth()
 	s.watchReloads()
 	srv := &api.Server{Ingest: s.http, Alerts: s.store, Readiness: s.health.ReadyHandler(), Metrics: s.metrics.Handler(),
 		MaxBodySize: int64(cfg.Limits.MaxBodySize),
-		MaxItems:    cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens}
+		MaxItems:    cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens, MaxListSize: int64(cfg.Limits.MaxListSize)}
 	s.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if t := cfg.HTTP.TLS; t != nil {
 		if _, err = tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
