@@ -449,7 +449,6 @@ func (m *Manager) compile(files []store.RulesFile, fromDisk bool) (*rules.Rulese
 	return rs, nil
 }
 
-
 // readFiles reads the configured paths.
 func readFiles(paths []string) ([]store.RulesFile, error) {
 	names, err := rules.ExpandPaths(paths)
