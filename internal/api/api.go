@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/store"
@@ -84,9 +85,21 @@ func (s *Server) Handler() http.Handler {
 		routes["/v1/rules/reload"] = "POST"
 		routes["/v1/rules/versions"] = "GET"
 		routes["/v1/lists"] = "GET"
+		routes["/v1/lists/*"] = "GET, PUT, DELETE"
+		routes["/v1/rules/*"] = "GET"
+		routes["/v1/rules/versions/*"] = "GET"
+		routes["/v1/rules/rollback/*"] = "POST"
 	}
+	routes["/v1/alerts/*"] = "GET"
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if allow, ok := routes[r.URL.Path]; ok {
+		allow, ok := routes[r.URL.Path]
+		if !ok {
+			// A path with a last segment of its own ({name}, {id}, {v}).
+			if i := strings.LastIndexByte(r.URL.Path, '/'); i > 0 && i < len(r.URL.Path)-1 {
+				allow, ok = routes[r.URL.Path[:i]+"/*"]
+			}
+		}
+		if ok {
 			w.Header().Set("Allow", allow)
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, allow))
 			return

@@ -671,3 +671,18 @@ func TestWatcherKeepsAPIPushesAndSeesDirectorySwaps(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(strings.Replace(probeRules, "severity: low", "severity: critical", 1)), 0o644)
 	eventually(t, 3*watchPoll+time.Second, "an edit in the swapped directory", func() bool { return version() == 4 })
 }
+
+func TestRulesAndListsWrongMethodsAnswer405(t *testing.T) {
+	r := start(t, reloadConfig(t, probeRules))
+	for _, tc := range []struct{ method, path, allow string }{
+		{"DELETE", "/v1/rules/versions/1", "GET"},
+		{"GET", "/v1/rules/rollback/1", "POST"},
+		{"POST", "/v1/lists/x", "GET, PUT, DELETE"},
+		{"DELETE", "/v1/rules", "GET, PUT"},
+	} {
+		if status, body := r.call(t, tc.method, tc.path, "", "", nil); status != 405 ||
+			!strings.Contains(body["error"].(map[string]any)["message"].(string), tc.allow) {
+			t.Errorf("%s %s: %d %v; want 405 naming %s", tc.method, tc.path, status, body, tc.allow)
+		}
+	}
+}
