@@ -2,6 +2,7 @@ package cep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -111,10 +112,14 @@ func (e *Engine) Update(ctx context.Context, rs *rules.Ruleset) error {
 	}
 	e.step()
 	if err != nil {
-		return fmt.Errorf("cep: update: %w", err)
+		return fmt.Errorf("%w: %w", ErrStateDropped, err)
 	}
 	return nil
 }
+
+// ErrStateDropped is an Update that was applied but could not carry some
+// kept key's state over (the key starts afresh): the new ruleset runs.
+var ErrStateDropped = errors.New("cep: update applied, some state dropped")
 
 // kept maps each old rule's index to the new index of the rule that keeps
 // its state, or -1: same name, same kind, same match hash, and for a

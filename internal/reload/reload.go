@@ -22,6 +22,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/rules"
 	"github.com/vigilhq/vigil/store"
@@ -375,7 +376,10 @@ func (m *Manager) apply(ctx context.Context, files []store.RulesFile, fromDisk b
 		return Result{}, err
 	}
 	rs.Version = v
-	if err := m.eng.Update(ctx, rs); err != nil {
+	if err := m.eng.Update(ctx, rs); errors.Is(err, cep.ErrStateDropped) {
+		// Applied: the new rules run; a key lost its state.
+		m.log.Warn("rules applied, but some kept state could not be carried over", "version", v, "err", err)
+	} else if err != nil {
 		if derr := m.store.DeleteRules(context.WithoutCancel(ctx), v); derr != nil {
 			m.log.Error("deleting a rules version the engine refused", "version", v, "err", derr)
 		}
