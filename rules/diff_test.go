@@ -90,3 +90,15 @@ func reordered(text string) string {
 	i := strings.Index(body, "  - name: b")
 	return "rules:\n" + body[i:] + body[:i]
 }
+
+func TestRulesFilesMustBeUTF8(t *testing.T) {
+	utf16 := []byte{0xff, 0xfe, 'r', 0, 'u', 0, 'l', 0}
+	_, err := Load([]Source{{Name: "u16.yaml", Data: utf16}})
+	if err == nil || !strings.Contains(err.Error(), "u16.yaml:1: the file is not UTF-8") {
+		t.Errorf("UTF-16 file: %v", err)
+	}
+	_, err = Load([]Source{{Name: "bin.yaml", Data: []byte("rules: []\n# \xc3\x28\n")}})
+	if err == nil || !strings.Contains(err.Error(), "bin.yaml:2:") {
+		t.Errorf("bad byte on line 2: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -136,6 +137,11 @@ func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 	// use any list.
 	for _, src := range sources {
 		rs.Files = append(rs.Files, src.Name)
+		if !utf8.Valid(src.Data) {
+			line := 1 + bytes.Count(src.Data[:invalidUTF8At(src.Data)], []byte("\n"))
+			errs = append(errs, &Error{File: src.Name, Line: line, Msg: "the file is not UTF-8 text (UTF-16, or a binary file?): save rules files as UTF-8"})
+			continue
+		}
 		f := &file{name: src.Name, lines: strings.Split(strings.ReplaceAll(string(src.Data), "\r\n", "\n"), "\n"), errs: &errs, confined: src.Confined}
 		dec := yaml.NewDecoder(bytes.NewReader(src.Data))
 		for {
@@ -990,4 +996,16 @@ func IsRulesFile(path string) bool {
 	}
 	return (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) &&
 		!strings.HasSuffix(name, "_test.yaml") && !strings.HasSuffix(name, "_test.yml")
+}
+
+// invalidUTF8At is the offset of the first byte that is not UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
