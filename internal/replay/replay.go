@@ -61,21 +61,29 @@ func (s Summary) RejectedTotal() int {
 	return n
 }
 
-// Run replays the events read from in (named name, for positions and the
-// ids of events without one) through a new engine for rs.
-func Run(ctx context.Context, rs *rules.Ruleset, in io.Reader, name string, opts Options) (Summary, error) {
-	sum := Summary{Rejected: map[string]int{}}
-	dec := opts.Decoder
+// Runner runs a ruleset over a stream of raw events with the production
+// engine: Feed each event in order, then Finish. Replay reads a file
+// through it, and backtests read stored history.
+type Runner struct {
+	eng  *cep.Engine
+	dec  event.Decoder
+	sum  Summary
+	opts Options
+}
+
+// NewRunner starts a run of rs.
+func NewRunner(rs *rules.Ruleset, opts Options) (*Runner, error) {
+	r := &Runner{dec: opts.Decoder, opts: opts, sum: Summary{Rejected: map[string]int{}}}
 	eng, err := cep.New(rs,
-		cep.WithDecoder(&dec),
+		cep.WithDecoder(&r.dec),
 		cep.WithOutOfOrderness(opts.OutOfOrderness),
 		// A batch job's output does not recover (a closed pipe): its first
-		// failure ends the replay.
+		// failure ends the run.
 		cep.WithDeliveryAttempts(1),
 		cep.WithAlertHandler(func(_ context.Context, a cep.Alert) error {
-			sum.Alerts++
+			r.sum.Alerts++
 			if a.Suppressed {
-				sum.Suppressed++
+				r.sum.Suppressed++
 			}
 			if opts.OnAlert != nil {
 				return opts.OnAlert(a)
@@ -83,78 +91,114 @@ func Run(ctx context.Context, rs *rules.Ruleset, in io.Reader, name string, opts
 			return nil
 		}))
 	if err != nil {
-		return sum, err
+		return nil, err
 	}
-	maxSize := dec.MaxSize
+	r.eng = eng
+	return r, nil
+}
+
+// Feed decodes one event (pos names its place, for the id of an event
+// without one) and processes it, and returns it as decoded (nil when it
+// does not decode). A rejected event (malformed, late) is counted and its
+// error is an *event.Error; the run goes on.
+func (r *Runner) Feed(ctx context.Context, raw []byte, pos string) (*event.Event, error) {
+	ev, err := r.dec.Decode(raw, pos)
+	if err == nil {
+		err = r.eng.ProcessEvent(ctx, ev)
+	}
+	var evErr *event.Error
+	if errors.As(err, &evErr) {
+		r.sum.Rejected[evErr.Reason]++
+	}
+	return ev, err
+}
+
+// reject counts an input rejected before decoding.
+func (r *Runner) reject(reason string) { r.sum.Rejected[reason]++ }
+
+// Finish moves the watermark to opts.Until (default: the end of time),
+// delivers every alert and returns the summary.
+func (r *Runner) Finish(ctx context.Context) (Summary, error) {
+	until := cep.EndOfTime
+	if !r.opts.Until.IsZero() {
+		until = r.opts.Until
+	}
+	if err := r.eng.AdvanceWatermark(ctx, until); err != nil {
+		return r.sum, err
+	}
+	if err := r.eng.Close(ctx); err != nil {
+		return r.sum, err
+	}
+	// The handler ran on the engine's delivery goroutine: its counts are
+	// complete (and visible) once Close has returned.
+	st := r.eng.Stats()
+	r.sum.Processed = st.Processed
+	r.sum.Rules = st.Rules
+	return r.sum, nil
+}
+
+// Run replays the events read from in (named name, for positions and the
+// ids of events without one) through a new engine for rs.
+func Run(ctx context.Context, rs *rules.Ruleset, in io.Reader, name string, opts Options) (Summary, error) {
+	run, err := NewRunner(rs, opts)
+	if err != nil {
+		return Summary{Rejected: map[string]int{}}, err
+	}
+	maxSize := opts.Decoder.MaxSize
 	if maxSize <= 0 {
 		maxSize = event.DefaultMaxSize
 	}
 	r := ndjson.NewReader(in, maxSize)
-	reject := func(line ndjson.Line, err error) error {
-		reason := event.ReasonOf(err)
-		sum.Rejected[reason]++
+	report := func(line ndjson.Line, err error) error {
 		if opts.OnReject == nil {
 			return nil
 		}
-		return opts.OnReject(Rejected{Source: name, Line: line.Number, Reason: reason, Error: err.Error(), Raw: string(line.Data)})
+		return opts.OnReject(Rejected{Source: name, Line: line.Number, Reason: event.ReasonOf(err), Error: err.Error(), Raw: string(line.Data)})
 	}
 	lastProgress := time.Now()
 	for {
 		if err := ctx.Err(); err != nil {
-			return sum, err
+			return run.sum, err
 		}
 		line, err := r.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return sum, fmt.Errorf("%s: %w", name, err)
+			return run.sum, fmt.Errorf("%s: %w", name, err)
 		}
-		sum.Lines++
+		run.sum.Lines++
 		if opts.OnProgress != nil && time.Since(lastProgress) > 200*time.Millisecond {
 			opts.OnProgress(r.BytesRead())
 			lastProgress = time.Now()
 		}
 		if line.TooLong {
 			err := &event.Error{Reason: event.ReasonTooLarge, Msg: fmt.Sprintf("line is %d bytes, over the limit of %d", line.Size, maxSize)}
-			if err := reject(line, err); err != nil {
-				return sum, err
+			run.reject(err.Reason)
+			if err := report(line, err); err != nil {
+				return run.sum, err
 			}
 			continue
 		}
-		ev, err := dec.Decode(line.Data, fmt.Sprintf("%s:%d", name, line.Number))
-		if err == nil {
-			err = eng.ProcessEvent(ctx, ev)
-		}
+		_, err = run.Feed(ctx, line.Data, fmt.Sprintf("%s:%d", name, line.Number))
 		var evErr *event.Error
 		if errors.As(err, &evErr) {
-			if err := reject(line, err); err != nil {
-				return sum, err
+			if err := report(line, err); err != nil {
+				return run.sum, err
 			}
 			continue
 		}
 		if err != nil {
-			return sum, err
+			return run.sum, err
 		}
 	}
-	until := cep.EndOfTime
-	if !opts.Until.IsZero() {
-		until = opts.Until
-	}
-	if err := eng.AdvanceWatermark(ctx, until); err != nil {
+	sum, err := run.Finish(ctx)
+	if err != nil {
 		return sum, err
 	}
-	if err := eng.Close(ctx); err != nil {
-		return sum, err
-	}
-	// The handler ran on the engine's delivery goroutine: its counts are
-	// complete (and visible) once Close has returned.
 	if opts.OnProgress != nil {
 		opts.OnProgress(r.BytesRead())
 	}
-	st := eng.Stats()
-	sum.Processed = st.Processed
-	sum.Rules = st.Rules
 	return sum, nil
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 	Logging    LoggingConfig    `yaml:"logging"`
 	Auth       AuthConfig       `yaml:"auth"`
 	Telemetry  TelemetryConfig  `yaml:"telemetry"`
+	// ClickHouse, when set, receives events and alerts and answers alert
+	// history (see clickhouse.go).
+	ClickHouse *ClickHouseConfig `yaml:"clickhouse"`
 }
 
 // TelemetryConfig sets tracing; metrics are always at GET /metrics.
@@ -319,6 +322,11 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.APITokens(); err != nil {
 		return err
+	}
+	if c.ClickHouse != nil {
+		if err := c.ClickHouse.validate(); err != nil {
+			return err
+		}
 	}
 	switch c.Logging.Level {
 	case "debug", "info", "warn", "error":

@@ -15,6 +15,7 @@ import (
 	"github.com/vigilhq/vigil/internal/api"
 	"github.com/vigilhq/vigil/internal/replay"
 	"github.com/vigilhq/vigil/internal/telemetry"
+	"github.com/vigilhq/vigil/store/clickhouse"
 )
 
 // httpInput is POST /v1/events: one engine input, "http". Items that do
@@ -28,7 +29,8 @@ type httpInput struct {
 	metrics *telemetry.Metrics // counts the items that do not decode; the engine's observer the rest
 	seq     atomic.Uint64      // items numbered for the ids of events without one
 	started int64
-	wait    time.Duration // the longest a request waits for a full engine
+	wait    time.Duration           // the longest a request waits for a full engine
+	events  *clickhouse.EventWriter // nil: events are not persisted
 }
 
 var errIngestBusy = errors.New("the engine is full")
@@ -39,6 +41,7 @@ func (h *httpInput) Ingest(ctx context.Context, items []json.RawMessage) ([]api.
 	var dead []replay.Rejected
 	evs := make([]*event.Event, 0, len(items))
 	index := make([]int, 0, len(items)) // item index of each event
+	var positions []string
 	reject := func(i int, err error) {
 		reason := event.ReasonOf(err)
 		rejected = append(rejected, api.Rejected{Index: i, Reason: reason, Error: err.Error()})
@@ -56,13 +59,38 @@ func (h *httpInput) Ingest(ctx context.Context, items []json.RawMessage) ([]api.
 		}
 		evs = append(evs, ev)
 		index = append(index, i)
+		positions = append(positions, pos)
 	}
 	if len(evs) > 0 {
 		bctx, end := telemetry.StartBatch(ctx, "http", -1, len(evs))
 		wctx, cancel := context.WithTimeout(bctx, h.wait)
+		// Room for the events in ClickHouse's queue first: an event the
+		// engine took must not wait for room there.
+		var rows []clickhouse.Row
+		var size int64
+		if h.events != nil {
+			raws := make([][]byte, len(evs))
+			for j, i := range index {
+				raws[j] = items[i]
+			}
+			rows = eventRows(evs, raws, "http", positions)
+			size = clickhouse.SizeOf(rows)
+			if err := h.events.Reserve(wctx, len(rows), size); err != nil {
+				cancel()
+				end(err)
+				return nil, fmt.Errorf("events cannot be stored: %w", err)
+			}
+		}
 		late, err := h.in.Push(wctx, evs, nil)
 		cancel()
 		end(err)
+		if err != nil && h.events != nil {
+			h.events.Release(len(rows), size)
+		}
+		if err == nil && h.events != nil {
+			// The accepted events: late ones go to the dead letters only.
+			addAccepted(h.events, rows, len(rows), size, late, nil)
+		}
 		if err != nil {
 			if errors.Is(err, cep.ErrBusy) {
 				return nil, fmt.Errorf("%w: %v", errIngestBusy, err)

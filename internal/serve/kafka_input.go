@@ -14,6 +14,7 @@ import (
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/telemetry"
 	"github.com/vigilhq/vigil/sources"
+	"github.com/vigilhq/vigil/store/clickhouse"
 )
 
 // kafkaInput feeds the engine from a Kafka source: each assigned
@@ -55,6 +56,8 @@ type kafkaInput struct {
 	grace time.Duration
 
 	err atomic.Pointer[error] // the last read failure, while reads fail
+
+	events *clickhouse.EventWriter // nil: events are not persisted
 }
 
 // hasJoined reports whether the source has joined its consumer group.
@@ -294,16 +297,42 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 	if in == nil {
 		return true // revoked meanwhile: the next owner reads them
 	}
+	// With ClickHouse, room for the events first: waiting here stops
+	// fetching (backpressure while ClickHouse is slow or down).
+	var size int64
+	if k.events != nil {
+		size = clickhouse.SizeOf(k.rows(recs))
+		if err := k.events.Reserve(ctx, len(recs), size); err != nil {
+			return false
+		}
+	}
+	// stored queues the accepted events of the records pushed (all of
+	// recs, or those of them not pushed before); release gives the room
+	// back when none was.
+	stored := func(pushed []sources.Record, rejected []cep.Rejection, ack func()) {
+		if k.events != nil {
+			addAccepted(k.events, k.rows(pushed), len(recs), size, rejected, ack)
+		}
+	}
+	release := func() {
+		if k.events != nil {
+			k.events.Release(len(recs), size)
+		}
+	}
 	if k.ck != nil {
-		return k.pushCheckpointed(ctx, in, recs)
+		return k.pushCheckpointed(ctx, in, recs, stored, release)
 	}
 	evs := events(recs)
 	// The records are done when the engine has processed them and written
-	// their alerts, and the rejected ones are dead-lettered: both halves
-	// must finish.
-	var halves atomic.Int32
+	// their alerts, the rejected ones are dead-lettered and, with
+	// ClickHouse, the events are stored: every part must finish.
+	parts := int32(2)
+	if k.events != nil {
+		parts = 3
+	}
+	var finished atomic.Int32
 	done := func() {
-		if halves.Add(1) == 2 {
+		if finished.Add(1) == parts {
 			for _, r := range recs {
 				k.src.Done(r)
 			}
@@ -314,6 +343,7 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 	for {
 		rejected, err := in.Push(bctx, evs, done)
 		if err == nil {
+			stored(recs, rejected, done)
 			if !k.deadLetters(ctx, recs, rejected) {
 				return false
 			}
@@ -321,6 +351,7 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 			return true
 		}
 		if retry, ok := k.pushFailed(ctx, recs, err); !retry {
+			release()
 			return ok
 		}
 	}
@@ -331,17 +362,25 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 // (the barrier), and the records are done in the source when a checkpoint
 // covers them. A full engine is waited for a second at a time, so that
 // checkpoints go on meanwhile.
-func (k *kafkaInput) pushCheckpointed(ctx context.Context, in *cep.Input, recs []sources.Record) bool {
+//
+// With ClickHouse, stored queues the accepted events (release gives the
+// room back when nothing was pushed). Known gap: the checkpoint, not
+// ClickHouse, decides when these records are committed.
+func (k *kafkaInput) pushCheckpointed(ctx context.Context, in *cep.Input, recs []sources.Record,
+	stored func([]sources.Record, []cep.Rejection, func()), release func()) bool {
 	for {
 		k.ck.barrier.Lock()
 		if recs = k.fresh(recs); len(recs) == 0 {
 			k.ck.barrier.Unlock()
+			release()
 			return true
 		}
+
 		attempt, cancel := context.WithTimeout(ctx, time.Second)
 		rejected, err := in.Push(attempt, events(recs), nil)
 		cancel()
 		if err == nil {
+			stored(recs, rejected, nil)
 			if !k.deadLetters(ctx, recs, rejected) {
 				// Stopping with the batch in the state but a rejected
 				// record not yet parked: no checkpoint may be written
@@ -356,9 +395,20 @@ func (k *kafkaInput) pushCheckpointed(ctx context.Context, in *cep.Input, recs [
 		}
 		k.ck.barrier.Unlock()
 		if retry, ok := k.pushFailed(ctx, recs, err); !retry {
+			release()
 			return ok
 		}
 	}
+}
+
+// rows are the events table's rows for records.
+func (k *kafkaInput) rows(recs []sources.Record) []clickhouse.Row {
+	rows := make([]clickhouse.Row, len(recs))
+	for i, r := range recs {
+		rows[i] = clickhouse.Row{Event: r.Event, Raw: r.Raw, Source: k.inputName(r.Partition),
+			Position: r.Topic + "/" + strconv.Itoa(r.Partition) + "/" + strconv.FormatInt(r.Offset, 10)}
+	}
+	return rows
 }
 
 func events(recs []sources.Record) []*event.Event {

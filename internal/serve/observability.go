@@ -63,6 +63,9 @@ func (s *Service) registerHealth() {
 			return nil
 		})
 	}
+	if s.events != nil {
+		h.Register("clickhouse", func(context.Context) error { return s.eventsFailure() })
+	}
 	h.Register("rules", func(context.Context) error {
 		if len(s.eng.Ruleset().Rules) == 0 {
 			return errors.New("no rules loaded: nothing is matched")

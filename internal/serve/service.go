@@ -34,6 +34,7 @@ import (
 	"github.com/vigilhq/vigil/sinks"
 	"github.com/vigilhq/vigil/sources"
 	"github.com/vigilhq/vigil/store"
+	"github.com/vigilhq/vigil/store/clickhouse"
 )
 
 // Service is a running vigil.
@@ -46,7 +47,9 @@ type Service struct {
 	decoder event.Decoder
 	eng     *cep.Engine
 	store   *store.SQLite
-	targets []sinks.Target // the sinks, in the order the fan-out writes them
+	ch      *clickhouse.Store       // nil without a clickhouse: section
+	events  *clickhouse.EventWriter // nil unless events go to ClickHouse
+	targets []sinks.Target          // the sinks, in the order the fan-out writes them
 	fanout  *sinks.Fanout
 	webhook *sinks.Webhook
 	http    *httpInput
@@ -133,6 +136,14 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 
 	// History first, so an alert is on record before anyone acts on it.
 	s.targets = []sinks.Target{{Name: "store", Role: sinks.History, Sink: s.store}}
+	var history api.AlertReader = s.store
+	if c := cfg.ClickHouse; c != nil {
+		if s.ch, s.events, err = openClickHouse(c, logger); err != nil {
+			return nil, err
+		}
+		s.targets = append(s.targets, sinks.Target{Name: "clickhouse", Role: sinks.History, Sink: s.ch})
+		history = s.ch
+	}
 	if cfg.Sinks.Stdout {
 		s.targets = append(s.targets, sinks.Target{Name: "stdout", Role: sinks.History, Sink: sinks.NewFile(stdout)})
 	}
@@ -196,7 +207,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		return nil, err
 	}
 	s.http = &httpInput{in: in, decoder: &s.decoder, dead: s.dead, metrics: s.metrics, started: time.Now().UnixMilli(),
-		wait: time.Duration(cfg.Limits.IngestWait)}
+		wait: time.Duration(cfg.Limits.IngestWait), events: s.events}
 	// Before any event, and before the Kafka source starts (its first
 	// assignment reads the positions): the last checkpoint's state.
 	var positions map[string]int64
@@ -216,7 +227,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		}
 		// The wall clock waits until the group is joined (see assign).
 		s.eng.FollowWallClock(false)
-		s.kafka = &kafkaInput{eng: s.eng, log: logger.With("source", "kafka"), topic: k.Topic, inputs: map[int]*cep.Input{},
+		s.kafka = &kafkaInput{eng: s.eng, log: logger.With("source", "kafka"), topic: k.Topic, inputs: map[int]*cep.Input{}, events: s.events,
 			pushed: map[int]sources.Record{}, restored: map[string]int64{}, skip: map[int]int64{},
 			ck: s.ck, grace: time.Duration(k.SessionTimeout + k.RebalanceTimeout),
 			followWall: cfg.Time.AdvanceWhenIdle,
@@ -244,7 +255,7 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 	}
 	s.registerHealth()
 	s.watchReloads()
-	srv := &api.Server{Ingest: s.http, Alerts: s.store, Readiness: s.health.ReadyHandler(), Metrics: s.metrics.Handler(),
+	srv := &api.Server{Ingest: s.http, Alerts: history, Readiness: s.health.ReadyHandler(), Metrics: s.metrics.Handler(),
 		MaxBodySize: int64(cfg.Limits.MaxBodySize),
 		MaxItems:    cfg.Limits.MaxEventsPerRequest, Logger: logger, Rules: s.rules, Tokens: tokens, MaxListSize: int64(cfg.Limits.MaxListSize)}
 	s.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -381,6 +392,9 @@ func (s *Service) Run(ctx context.Context) error {
 		defer close(retention)
 		s.store.RunRetention(s.life, time.Hour)
 	}()
+	if s.ch != nil {
+		wg.Go(func() { s.ch.RunRetention(s.life, time.Duration(s.cfg.ClickHouse.Retention), time.Hour) })
+	}
 
 	var runErr error
 	select {
@@ -437,6 +451,11 @@ func (s *Service) Run(ctx context.Context) error {
 // alerts durably written may let offsets move.
 func (s *Service) closeAll(ctx context.Context) error {
 	var errs []error
+	if s.events != nil { // before the sinks: the ClickHouse sink closes the connection
+		if err := s.events.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("writing events to clickhouse: %w", err))
+		}
+	}
 	if s.fanout != nil {
 		if err := s.fanout.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("flushing sinks: %w", err))
