@@ -401,7 +401,7 @@ func Kind(data []byte) string {
 	case tests:
 		return "test"
 	case has(top, "data_dir", "http", "kafka", "sinks", "store", "logging", "limits", "time", "allow_empty_rules", "auth", "rules_watch",
-		"checkpoint", "telemetry"):
+		"checkpoint", "telemetry", "clickhouse"):
 		return "config"
 	case !rules && has(top, "groups"):
 		return "prometheus" // alerting rules for Prometheus, as examples/prometheus holds
