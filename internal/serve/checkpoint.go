@@ -123,6 +123,13 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	// encoding alone), to disk outside it.
 	err := c.s.eng.Snapshot(ctx, &buf)
 	c.barrier.Unlock()
+	if err == nil && c.s.events != nil {
+		// The events pushed before the barrier must be in ClickHouse before
+		// a checkpoint says their records are done.
+		if ferr := c.s.events.Flush(ctx); ferr != nil {
+			err = fmt.Errorf("events not yet in ClickHouse: %w", ferr)
+		}
+	}
 	if err == nil {
 		var path string
 		var size int64

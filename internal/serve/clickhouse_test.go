@@ -121,11 +121,19 @@ func privateClickHouse(t *testing.T, port string) (string, func(...string) strin
 }
 
 // TestKafkaOffsetsWaitForClickHouse: a Kafka offset is committed only once
-// its event is in ClickHouse.
+// its event is in ClickHouse, with checkpoints (the checkpoint waits for
+// the events) and without (the ack waits for them).
 func TestKafkaOffsetsWaitForClickHouse(t *testing.T) {
+	for _, interval := range []time.Duration{0, time.Second} {
+		t.Run(fmt.Sprintf("checkpoint every %s", interval), func(t *testing.T) { kafkaOffsetsWaitForClickHouse(t, interval) })
+	}
+}
+
+func kafkaOffsetsWaitForClickHouse(t *testing.T, checkpoints time.Duration) {
 	addr, ch := privateClickHouse(t, "19500")
 	b := newBroker(t)
 	cfg := testConfig(t, velocityRules)
+	cfg.Checkpoint.Interval = Duration(checkpoints)
 	cfg.Kafka = b.kafkaSource()
 	cfg.ClickHouse = &ClickHouseConfig{Addr: []string{addr}, Database: "kafka", Keys: []string{"card"}}
 	cfg.ClickHouse.Batch.Interval = Duration(20 * time.Millisecond)
@@ -144,7 +152,7 @@ func TestKafkaOffsetsWaitForClickHouse(t *testing.T) {
 	now := time.Now().UnixMilli() + 60_000 // the idle watermark follows the wall clock
 	b.produce(t, "events", [2]string{"c1", ev("k1", now, "c1", "approved")}, [2]string{"c1", ev("k2", now+1000, "c1", "approved")})
 	eventually(t, 20*time.Second, "records processed", func() bool { return r.svc.eng.Stats().Processed == 2 })
-	time.Sleep(500 * time.Millisecond) // several commit intervals
+	time.Sleep(1500 * time.Millisecond) // several commit and checkpoint intervals
 	if c := committed(); c > 0 {
 		t.Fatalf("offset %d committed while ClickHouse was down", c)
 	}

@@ -363,9 +363,9 @@ func (k *kafkaInput) push(ctx context.Context, recs []sources.Record) bool {
 // covers them. A full engine is waited for a second at a time, so that
 // checkpoints go on meanwhile.
 //
-// With ClickHouse, stored queues the accepted events (release gives the
-// room back when nothing was pushed). Known gap: the checkpoint, not
-// ClickHouse, decides when these records are committed.
+// With ClickHouse, stored queues the accepted events inside the barrier
+// (release gives the room back when nothing was pushed); a checkpoint is
+// written only once the events before it are in ClickHouse.
 func (k *kafkaInput) pushCheckpointed(ctx context.Context, in *cep.Input, recs []sources.Record,
 	stored func([]sources.Record, []cep.Rejection, func()), release func()) bool {
 	for {
