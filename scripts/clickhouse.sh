@@ -7,7 +7,8 @@
 #   scripts/clickhouse.sh stop DIR     stop the server started in DIR
 #
 # PORT (default 19000) picks the native port; the HTTP port is PORT+1. A port
-# in use moves both up until a free pair is found.
+# in use moves both up until a free pair is found; a restart in the same DIR
+# keeps the port it had.
 set -euo pipefail
 
 install() {
@@ -29,7 +30,11 @@ start() {
   local dir=$1 port=${PORT:-19000}
   mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/log"
   dir=$(cd "$dir" && pwd)
+  # A server started again in the same directory keeps its port, so its
+  # clients find it again.
+  if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); fi
   while ! port_free "$port" || ! port_free $((port + 1)); do port=$((port + 2)); done
+  echo "$port" >"$dir/port"
   cp /etc/clickhouse-server/users.xml "$dir/users.xml"
   cat >"$dir/config.xml" <<XML
 <?xml version="1.0"?>
