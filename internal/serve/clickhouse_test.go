@@ -55,6 +55,11 @@ func TestServeWithClickHouse(t *testing.T) {
 		n, err := st.CountEvents(context.Background(), time.UnixMilli(0), time.UnixMilli(1<<45))
 		return err == nil && n == 6
 	})
+	eventually(t, 5*time.Second, "the event store's metrics", func() bool {
+		m := scrape(t, r.url)
+		return m[`vigil_event_store_rows_total{store=clickhouse}`] == 6 && m[`vigil_event_store_queue{store=clickhouse}`] == 0 &&
+			m[`vigil_event_store_failing{store=clickhouse}`] == 0
+	})
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -143,6 +143,9 @@ func New(cfg *Config, logger *slog.Logger, stdout io.Writer) (*Service, error) {
 		}
 		s.targets = append(s.targets, sinks.Target{Name: "clickhouse", Role: sinks.History, Sink: s.ch})
 		history = s.ch
+		if s.events != nil {
+			s.metrics.EventStore("clickhouse", s.events)
+		}
 	}
 	if cfg.Sinks.Stdout {
 		s.targets = append(s.targets, sinks.Target{Name: "stdout", Role: sinks.History, Sink: sinks.NewFile(stdout)})

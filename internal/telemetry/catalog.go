@@ -61,6 +61,9 @@ var (
 	mReloads        = Instrument{"vigil.rule.reloads", "vigil_rule_reloads_total", Counter, "{reload}", []string{"result"}, "Ruleset changes, by result: ok (applied; the start-up load included) or error (refused: the running rules stay)."}
 	mReloadLast     = Instrument{"vigil.rule.reload.last_success_timestamp", "vigil_rule_reload_last_success_timestamp_seconds", Gauge, "s", nil, "Unix time the running ruleset was applied."}
 	mReloadFailing  = Instrument{"vigil.rule.reload.failing", "vigil_rule_reload_failing", Gauge, "", nil, "1 while the last reload was refused, 0 after a success."}
+	mStoreRows      = Instrument{"vigil.event_store.rows", "vigil_event_store_rows_total", Counter, "{event}", []string{"store"}, "Events written to an event store (ClickHouse)."}
+	mStoreQueue     = Instrument{"vigil.event_store.queue", "vigil_event_store_queue", Gauge, "{event}", []string{"store"}, "Events an event store holds, not yet written (at its bound, intake waits)."}
+	mStoreFailing   = Instrument{"vigil.event_store.failing", "vigil_event_store_failing", Gauge, "", []string{"store"}, "1 while an event store's writes fail (it retries), 0 otherwise."}
 	mCheckpointDur  = Instrument{"vigil.checkpoint.duration", "vigil_checkpoint_duration_seconds", Histogram, "s", nil, "Time to write one checkpoint."}
 	mCheckpointSize = Instrument{"vigil.checkpoint.size", "vigil_checkpoint_size_bytes", Gauge, "By", nil, "Size of the last checkpoint."}
 	mCheckpointAge  = Instrument{"vigil.checkpoint.age", "vigil_checkpoint_age_seconds", Gauge, "s", nil, "Time since the last checkpoint was written."}
@@ -73,5 +76,6 @@ var Catalog = []Instrument{
 	mQueue, mDelivery, mSinkWrite, mSinkAlerts, mSinkFailures, mSinkQueue, mSinkRetries, mSinkGaveUp, mWebhookRequest,
 	mDeadLetters, mDeadLetterErrs,
 	mKafkaLag, mKafkaFetched, mKafkaAssigned, mKafkaRebalance, mKafkaCommitErr,
+	mStoreRows, mStoreQueue, mStoreFailing,
 	mReloads, mReloadLast, mReloadFailing, mCheckpointDur, mCheckpointSize, mCheckpointAge,
 }

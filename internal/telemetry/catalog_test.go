@@ -114,6 +114,7 @@ rules:
 	m.DeadLetter("file", "", 0, errors.New("disk full"))
 	m.Reloads(func() ReloadStats { return ReloadStats{Applied: 2, Refused: 1, LastApplied: time.Now(), Failing: true} })
 	m.CheckpointDone(time.Millisecond, 100, time.Now())
+	m.EventStore("clickhouse", storeStub{})
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -157,3 +158,9 @@ rules:
 		}
 	}
 }
+
+type storeStub struct{}
+
+func (storeStub) Queued() int     { return 3 }
+func (storeStub) Written() uint64 { return 7 }
+func (storeStub) Err() error      { return errors.New("connection refused") }

@@ -57,6 +57,7 @@ type Metrics struct {
 	engine      *cep.Engine
 	kafka       []watchedKafka
 	webhooks    map[string]webhookStats
+	stores      map[string]eventStore
 	reloadStats func() ReloadStats
 	ckpt        *checkpoint
 }
@@ -77,6 +78,13 @@ type kafkaStats interface{ Stats() sources.KafkaStats }
 
 type webhookStats interface{ Stats() sinks.WebhookStats }
 
+// eventStore is an event writer (clickhouse.EventWriter) as metrics read it.
+type eventStore interface {
+	Queued() int
+	Written() uint64
+	Err() error
+}
+
 type checkpoint struct {
 	at   time.Time
 	size int64
@@ -86,7 +94,7 @@ type checkpoint struct {
 // provider whose reader is a Prometheus exporter on its own registry.
 func NewMetrics() (*Metrics, error) {
 	m := &Metrics{registry: prometheus.NewRegistry(), now: time.Now,
-		webhooks: map[string]webhookStats{}}
+		webhooks: map[string]webhookStats{}, stores: map[string]eventStore{}}
 	exp, err := otelprom.New(otelprom.WithRegisterer(m.registry), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
@@ -206,8 +214,17 @@ func (m *Metrics) observe(o *observer) {
 
 	m.mu.Lock()
 	eng, kafkas, reloads, ckpt := m.engine, append([]watchedKafka(nil), m.kafka...), m.reloadStats, m.ckpt
-	webhooks := cloneMap(m.webhooks)
+	webhooks, stores := cloneMap(m.webhooks), cloneMap(m.stores)
 	m.mu.Unlock()
+	for name, w := range stores {
+		o.int(mStoreRows, int64(w.Written()), str("store", name))
+		o.int(mStoreQueue, int64(w.Queued()), str("store", name))
+		failing := int64(0)
+		if w.Err() != nil {
+			failing = 1
+		}
+		o.int(mStoreFailing, failing, str("store", name))
+	}
 	now := m.now()
 	if reloads != nil {
 		st := reloads()
@@ -321,6 +338,14 @@ func (m *Metrics) Kafka(topic string, src kafkaStats) {
 func (m *Metrics) Webhook(name string, w webhookStats) {
 	m.mu.Lock()
 	m.webhooks[name] = w
+	m.mu.Unlock()
+}
+
+// EventStore makes the metrics read an event writer at every scrape: rows
+// written, rows queued, and whether its writes fail.
+func (m *Metrics) EventStore(name string, w eventStore) {
+	m.mu.Lock()
+	m.stores[name] = w
 	m.mu.Unlock()
 }
 
