@@ -31,7 +31,7 @@ func init() { addCommand(newBacktestCmd) }
 // newBacktestCmd wraps runBacktest, which parses its own flags (the
 // standard library's): -h prints them.
 func newBacktestCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:                "backtest -r RULES --from T [--to T] [-c vigil.yaml] [--label-field F] [--compare RULES2|live] [--json]",
 		Short:              "run rules over event history in ClickHouse; alerts, keys, precision and recall per rule",
 		DisableFlagParsing: true,
@@ -39,6 +39,11 @@ func newBacktestCmd() *cobra.Command {
 			return exitCode(runBacktest(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr()))
 		},
 	}
+	// vigil help backtest: its own flag set prints the flags.
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		runBacktest(context.Background(), []string{"-h"}, c.OutOrStdout(), c.OutOrStdout())
+	})
+	return cmd
 }
 
 // pathsFlag collects a repeated flag; each value may also be a comma list.

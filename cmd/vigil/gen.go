@@ -22,7 +22,7 @@ func init() { addCommand(newGenCmd) }
 // newGenCmd wraps runGen, which parses its own flags (the standard
 // library's): -h prints them.
 func newGenCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:                "gen [-n N | --duration D] [--seed S] [--rate R] [-o FILE | --http URL | --kafka BROKERS --topic T]",
 		Short:              "write a synthetic payment stream with injected, labelled fraud",
 		DisableFlagParsing: true,
@@ -30,6 +30,11 @@ func newGenCmd() *cobra.Command {
 			return exitCode(runGen(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr()))
 		},
 	}
+	// vigil help gen: its own flag set prints the flags.
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		runGen(context.Background(), []string{"-h"}, c.OutOrStdout(), c.OutOrStdout())
+	})
+	return cmd
 }
 
 func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
