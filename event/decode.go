@@ -240,8 +240,8 @@ func (d *Decoder) timeValue(v any) (int64, error) {
 	}
 	ms, err := TimeValue(v)
 	if err == nil && ms < secondsThreshold {
-		return 0, fmt.Errorf("%v looks like Unix seconds: as milliseconds it is %s; send Unix milliseconds (seconds × 1000), "+
-			"or set the time unit to seconds (time.unit: s in the config, --time-unit s, time_unit: s in a test file)", v, FormatTime(ms))
+		return 0, fmt.Errorf("%d looks like Unix seconds: as milliseconds it is %s; send Unix milliseconds (seconds × 1000), "+
+			"or set the time unit to seconds (time.unit: s in the config, --time-unit s, time_unit: s in a test file)", ms, FormatTime(ms))
 	}
 	return ms, err
 }
