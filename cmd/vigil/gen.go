@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilhq/vigil/event"
 	"github.com/vigilhq/vigil/internal/gen"
+	"github.com/vigilhq/vigil/internal/progress"
 	"github.com/vigilhq/vigil/rules"
 )
 
@@ -109,7 +110,9 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		sink = gen.WriterSink{W: f}
 	}
-	err = gen.Stream(ctx, g, sink, lim)
+	bar := progress.New(stderr, "gen", progress.Items, int64(lim.Count), progress.Options{})
+	err = gen.Stream(ctx, g, &progressSink{Sink: sink, bar: bar}, lim)
+	bar.Finish()
 	if cerr := sink.Close(); err == nil {
 		err = cerr
 	}
@@ -121,4 +124,20 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, string(b))
 	}
 	return 0
+}
+
+// progressSink moves the progress bar as events are written.
+type progressSink struct {
+	gen.Sink
+	bar  *progress.Bar
+	done int64
+}
+
+func (p *progressSink) Write(ctx context.Context, lines []gen.Line) error {
+	err := p.Sink.Write(ctx, lines)
+	if err == nil {
+		p.done += int64(len(lines))
+		p.bar.Set(p.done)
+	}
+	return err
 }
