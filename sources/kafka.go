@@ -178,7 +178,10 @@ type Record struct {
 // Kafka is a Kafka source: a consumer group member that reads one topic.
 //
 // Read hands out decoded records; records that do not decode go to the
-// dead-letter topic instead. Done reports a record finished; offsets are
+// dead-letter topic instead. While that topic cannot be written, good
+// records go on flowing and the bad ones wait in memory (their offsets
+// are not committed past them), retried with backoff; once a batch of
+// them waits, Read holds everything back until the topic takes them. Done reports a record finished; offsets are
 // committed per partition only up to the lowest unfinished record, so a
 // crash re-delivers everything not done (at-least-once).
 //
@@ -239,6 +242,7 @@ type Kafka struct {
 	dlq        map[string]int64 // dead-lettered records by reason
 	undecoded  map[string]int64 // records that did not decode, by reason
 	dlqPending int              // len(deadLetters), readable without readMu
+	dlqErr     error            // the last dead-letter write failure while some wait
 	commitErrs int64
 	finalErr   error // the commit at the end of the last generation
 	noFinal    bool  // skip that commit (tests simulating a crash)
@@ -338,18 +342,39 @@ func (k *Kafka) Read(ctx context.Context) ([]Record, error) {
 		return nil, ErrClosed
 	default:
 	}
-	if err := k.flushDeadLetters(ctx, true); err != nil {
-		return nil, err
+	// Records that could not be parked yet wait in memory; past a batch of
+	// them, everything is held back until the dead-letter topic takes
+	// them. Below that, good records go on flowing meanwhile.
+	if len(k.deadLetters) >= k.cfg.MaxBatch {
+		if err := k.flushDeadLetters(ctx, true); err != nil {
+			return nil, err
+		}
 	}
 	for {
 		var f fetchedMessage
+		var retry <-chan time.Time
+		var timer *time.Timer
+		if len(k.deadLetters) > 0 {
+			// Retry the dead letters when their backoff ends, also
+			// while no new record comes.
+			timer = time.NewTimer(max(time.Until(k.dlqRetryAt), 0))
+			retry = timer.C
+		}
 		select {
 		case f = <-k.msgs:
+		case <-retry:
+			if err := k.flushDeadLetters(ctx, false); err != nil {
+				return nil, err // the caller reports the outage and reads again
+			}
+			continue
 		case <-ctx.Done():
+			stopTimer(timer)
 			return nil, ctx.Err()
 		case <-k.closing:
+			stopTimer(timer)
 			return nil, ErrClosed
 		}
+		stopTimer(timer)
 		recs := k.take(f, nil)
 	drain:
 		for taken := 1; taken < k.cfg.MaxBatch; taken++ {
@@ -602,4 +627,19 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafka.Logger {
 			l.Log(ctx, lvl, "kafka-go: "+msg)
 		}
 	})
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// DeadLetterErr returns the last failure to write the dead-letter topic
+// while records still wait for it (nil once they are all parked): a
+// service reports it as not ready.
+func (k *Kafka) DeadLetterErr() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.dlqErr
 }

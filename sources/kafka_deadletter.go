@@ -131,8 +131,15 @@ func (k *Kafka) flushDeadLetters(ctx context.Context, wait bool) error {
 	if err != nil {
 		k.dlqFailures++
 		k.dlqRetryAt = time.Now().Add(min(100*time.Millisecond<<min(k.dlqFailures-1, 6), 5*time.Second))
-		return fmt.Errorf("kafka source: dead-letter %d records to %q: %w", len(failed), k.cfg.DeadLetterTopic, err)
+		err = fmt.Errorf("kafka source: dead-letter %d records to %q: %w", len(failed), k.cfg.DeadLetterTopic, err)
+		k.mu.Lock()
+		k.dlqErr = err
+		k.mu.Unlock()
+		return err
 	}
 	k.dlqFailures, k.dlqRetryAt = 0, time.Time{}
+	k.mu.Lock()
+	k.dlqErr = nil
+	k.mu.Unlock()
 	return nil
 }

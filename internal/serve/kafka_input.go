@@ -473,6 +473,9 @@ func (k *kafkaInput) failure() error {
 	if err := k.err.Load(); err != nil {
 		return fmt.Errorf("kafka source is failing: %w", *err)
 	}
+	if err := k.src.DeadLetterErr(); err != nil {
+		return fmt.Errorf("kafka source is failing: %w", err)
+	}
 	return nil
 }
 

@@ -229,3 +229,31 @@ func TestDeadLetterOutageDoesNotStopTheService(t *testing.T) {
 		t.Errorf("the service stopped with %v; want a clean stop after the outage", err)
 	}
 }
+
+// TestGoodRecordsFlowWhileABadOneWaitsForTheDeadLetterTopic: the bad
+// record is read alone, before the good ones exist; the dead-letter topic
+// is down. The good records still raise their alert, and /readyz names
+// the outage meanwhile.
+func TestGoodRecordsFlowWhileABadOneWaitsForTheDeadLetterTopic(t *testing.T) {
+	b := newBroker(t)
+	cfg := testConfig(t, velocityRules)
+	cfg.Kafka = b.kafkaSource()
+	cfg.Kafka.DeadLetterTopic = "missing.dead-letter"
+	r := start(t, cfg)
+	b.produce(t, "events", [2]string{"c1", "not json"})
+	eventually(t, 15*time.Second, "the dead-letter failure in /readyz", func() bool {
+		resp, err := http.Get(r.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "dead-letter")
+	})
+	var msgs [][2]string
+	for i := 0; i < 3; i++ {
+		msgs = append(msgs, [2]string{"c1", ev(fmt.Sprintf("c1-%d", i), t0+int64(i)*1000, "c1", "declined")})
+	}
+	b.produce(t, "events", msgs...)
+	eventually(t, 15*time.Second, "the good events' alert", func() bool { return len(r.alerts(t, "")) == 1 })
+}
