@@ -124,6 +124,10 @@ type LoadOptions struct {
 	// PUT /v1/lists): rules may use them, and no file may define a list of
 	// the same name.
 	Lists map[string]map[any]struct{}
+	// FilesWin: a file defining a list of Lists is not an error; the
+	// file's list is used and its name is in Ruleset.ReplacedLists (a
+	// service starting on its configured files).
+	FilesWin bool
 }
 
 // LoadWith is Load with lists from outside the files.
@@ -173,7 +177,9 @@ func LoadWith(sources []Source, opts LoadOptions) (*Ruleset, error) {
 						f.errorf(le.key, "lists", "list %q is already defined in %s", name, prev)
 						continue
 					}
-					if _, managed := opts.Lists[name]; managed {
+					if _, managed := opts.Lists[name]; managed && opts.FilesWin {
+						rs.ReplacedLists = append(rs.ReplacedLists, name)
+					} else if managed {
 						f.errorf(le.key, "lists", "list %q is kept through the API (PUT /v1/lists/%s): define it in one place, there or here", name, name)
 						continue
 					}

@@ -28,7 +28,10 @@ type Ruleset struct {
 	Lists map[string]map[any]struct{}
 	// ListsAt says where each list of the files is defined (file:line).
 	ListsAt map[string]string
-	Files   []string
+	// ReplacedLists are the lists of LoadOptions.Lists that a file
+	// defined too (with LoadOptions.FilesWin).
+	ReplacedLists []string
+	Files         []string
 }
 
 // Rule finds a rule by name.

@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vigilhq/vigil/internal/yamlfile"
 )
 
 // file is the loading state of one rules file: its text (for carets) and
@@ -56,7 +58,7 @@ func (f *file) mapping(n *yaml.Node, field string, allowed ...string) map[string
 		}
 		if allowed != nil && !contains(allowed, k.Value) {
 			msg := fmt.Sprintf("unknown key %q", k.Value)
-			if s := suggest(k.Value, allowed); s != "" {
+			if s := yamlfile.Suggest(k.Value, allowed); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			} else {
 				msg += fmt.Sprintf(" (allowed: %s)", strings.Join(sorted(allowed), ", "))
@@ -234,37 +236,6 @@ func sorted(list []string) []string {
 	out := append([]string(nil), list...)
 	sort.Strings(out)
 	return out
-}
-
-// suggest returns the allowed key closest to a misspelt one, if it is close.
-func suggest(got string, allowed []string) string {
-	best, bestDist := "", 3
-	for _, a := range allowed {
-		if d := editDistance(got, a); d < bestDist {
-			best, bestDist = a, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // filePos is a position in a rules file: 1-based line and rune column.

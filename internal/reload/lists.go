@@ -164,9 +164,14 @@ func (m *Manager) DeleteList(ctx context.Context, name, actor string) error {
 		}
 		return fmt.Errorf("list %q: %w", name, ErrNotFound)
 	}
-	if users := m.usersOf(name); len(users) > 0 {
-		return &ConflictError{fmt.Sprintf("list %q is used by rules %s: change them first", name, strings.Join(users, ", "))}
+	// Still used if the running rules do not compile without it.
+	kept := m.apiLists[name]
+	delete(m.apiLists, name)
+	if _, err := m.compile(m.files, m.fromDisk); err != nil {
+		m.apiLists[name] = kept
+		return &ConflictError{fmt.Sprintf("list %q is used by the running rules (without it: %v): change them first", name, err)}
 	}
+	m.apiLists[name] = kept
 	if err := m.removeList(ctx, name, actor); err != nil {
 		return err
 	}
@@ -191,17 +196,6 @@ func (m *Manager) removeList(ctx context.Context, name, actor string) error {
 	delete(m.apiLists, name)
 	m.log.Info("list removed", "list", name, "actor", actor)
 	return nil
-}
-
-// usersOf names the running rules whose text names lists.<name>.
-func (m *Manager) usersOf(name string) []string {
-	var out []string
-	for _, r := range m.rs.Rules {
-		if strings.Contains(r.Text, "lists."+name) {
-			out = append(out, r.Name)
-		}
-	}
-	return out
 }
 
 // Lists describes every list the rules can use, by name.

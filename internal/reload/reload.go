@@ -165,12 +165,17 @@ func Open(ctx context.Context, st Store, opts Options) (*Manager, *rules.Ruleset
 		return nil, nil, err
 	}
 	rs, err := m.compile(files, true)
-	var invalid *InvalidError
-	if errors.As(err, &invalid) && m.dropClashingLists(ctx, invalid) {
-		rs, err = m.compile(files, true)
-	}
 	if err != nil {
 		return nil, nil, err
+	}
+	// At start-up the configured files win over an API copy of a list
+	// they define (set while the running rules did not define it).
+	for _, name := range rs.ReplacedLists {
+		m.log.Warn("a list the configured rules files define was also kept through the API: the files' list is used, the API's copy removed",
+			"list", name, "at", rs.ListsAt[name])
+		if err := m.removeList(ctx, name, "startup"); err != nil {
+			return nil, nil, err
+		}
 	}
 	latest, ok, err := st.RulesVersion(ctx, 0)
 	if err != nil {
@@ -213,26 +218,6 @@ func (m *Manager) Abort(ctx context.Context) {
 		}
 		m.startup = 0
 	}
-}
-
-// dropClashingLists resolves, at start-up, lists that the configured files
-// define and the API also keeps (the API's was set while the running rules
-// did not define it): the files win, the API's copy is removed, with a log
-// line. It reports whether it removed any.
-func (m *Manager) dropClashingLists(ctx context.Context, invalid *InvalidError) bool {
-	dropped := false
-	for _, e := range invalid.Errors {
-		for name := range m.apiLists {
-			if strings.Contains(e.Msg, fmt.Sprintf("list %q is kept through the API", name)) {
-				m.log.Warn("a list the configured rules files define was also kept through the API: the files' list is used, the API's copy removed",
-					"list", name, "file", e.File)
-				if err := m.removeList(ctx, name, "startup"); err == nil {
-					dropped = true
-				}
-			}
-		}
-	}
-	return dropped
 }
 
 // Attach hands the manager the engine it changes.
@@ -436,7 +421,7 @@ func (m *Manager) compile(files []store.RulesFile, fromDisk bool) (*rules.Rulese
 	for name, l := range m.apiLists {
 		lists[name] = l.set
 	}
-	rs, err := rules.LoadWith(sources, rules.LoadOptions{Lists: lists})
+	rs, err := rules.LoadWith(sources, rules.LoadOptions{Lists: lists, FilesWin: m.rs == nil})
 	if err != nil {
 		var el rules.ErrorList
 		if errors.As(err, &el) {

@@ -15,6 +15,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -129,20 +130,13 @@ func readLocal(paths []string) ([]file, error) {
 func compileLocal(files []file, apiLists []string) (*rules.Ruleset, error) {
 	sources := make([]rules.Source, 0, len(files))
 	for _, f := range files {
-		sources = append(sources, rules.Source{Name: f.name, Data: f.data, Dir: dirOf(f.name)})
+		sources = append(sources, rules.Source{Name: f.name, Data: f.data, Dir: filepath.Dir(f.name)})
 	}
 	lists := map[string]map[any]struct{}{}
 	for _, n := range apiLists {
 		lists[n] = map[any]struct{}{}
 	}
 	return rules.LoadWith(sources, rules.LoadOptions{Lists: lists})
-}
-
-func dirOf(name string) string {
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		return name[:i]
-	}
-	return "."
 }
 
 // printErrors prints a compile error as vigil check does.

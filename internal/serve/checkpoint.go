@@ -13,8 +13,6 @@ import (
 	"github.com/vigilhq/vigil/internal/checkpoint"
 )
 
-type cepRestoreReport = cep.RestoreReport
-
 // checkpointer saves the engine's state with the Kafka positions it
 // covers, and brings it back at start-up.
 //
@@ -184,7 +182,7 @@ func (c *checkpointer) savePartition(ctx context.Context, name string, pos int64
 func (c *checkpointer) restorePartition(ctx context.Context, name string) (pos int64, ok bool) {
 	ck, err := c.dir.ReadPartition(name)
 	if err == nil && ck != nil {
-		var rep cepRestoreReport
+		var rep cep.RestoreReport
 		rep, err = c.s.eng.Restore(ctx, bytes.NewReader(ck.Snapshot))
 		if err == nil {
 			p, has := ck.Meta.Positions[name]

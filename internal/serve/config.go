@@ -2,7 +2,6 @@ package serve
 
 import (
 	"fmt"
-	"github.com/vigilhq/vigil/internal/api"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/vigilhq/vigil/cep"
 	"github.com/vigilhq/vigil/event"
+	"github.com/vigilhq/vigil/internal/api"
 	"github.com/vigilhq/vigil/internal/yamlfile"
 	"github.com/vigilhq/vigil/rules"
 )

@@ -30,12 +30,7 @@ func TestCrashBeforeCommitRedeliversWithTheSameIDs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the vigil binary")
 	}
-	bin := filepath.Join(t.TempDir(), "vigil")
-	build := exec.Command("go", "build", "-o", bin, "github.com/vigilhq/vigil/cmd/vigil")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildVigil(t)
 	b := newBroker(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte(velocityRules), 0o644); err != nil {
@@ -219,12 +214,7 @@ func TestWebhookAlertsSurviveACrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the vigil binary")
 	}
-	bin := filepath.Join(t.TempDir(), "vigil")
-	build := exec.Command("go", "build", "-o", bin, "github.com/vigilhq/vigil/cmd/vigil")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildVigil(t)
 	recv := &flakyReceiver{failLeft: 1 << 30, got: map[string]int{}}
 	hook := httptest.NewServer(recv)
 	defer hook.Close()
@@ -276,4 +266,17 @@ sinks:
 	if got := recv.accepted(); len(got) != 1 || got[id] != 1 {
 		t.Errorf("receiver got %v; want alert %s exactly once", got, id)
 	}
+}
+
+// buildVigil builds the vigil binary for the tests that run it as a
+// process.
+func buildVigil(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vigil")
+	build := exec.Command("go", "build", "-o", bin, "github.com/vigilhq/vigil/cmd/vigil")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,12 +90,7 @@ func TestSIGKILLAtRandomPointsLosesNoAlert(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the vigil binary")
 	}
-	bin := filepath.Join(t.TempDir(), "vigil")
-	build := exec.Command("go", "build", "-o", bin, "github.com/vigilhq/vigil/cmd/vigil")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := buildVigil(t)
 	stream := recoveryStream()
 	// A slow webhook paces the stream (its queue and the engine's alert
 	// queue are small, so backpressure holds the Kafka loop): the kills

@@ -686,3 +686,50 @@ func TestRulesAndListsWrongMethodsAnswer405(t *testing.T) {
 		}
 	}
 }
+
+// TestAListOfTheFilesWinsAtStartUpAndAPIListsCanBeDeleted: a list set
+// through the API while the running rules did not define it, which the
+// configured files do define, must not keep the service from starting.
+func TestAListOfTheFilesWinsAtStartUpAndAPIListsCanBeDeleted(t *testing.T) {
+	withList := "lists:\n  vip: [a, b]\n" + probeRules
+	cfg := reloadConfig(t, withList)
+	r := start(t, cfg)
+	r.putRules(t, probeRules) // the running rules no longer define vip
+	if status, body := r.call(t, "PUT", "/v1/lists/vip", "", "", []byte(`["z"]`)); status != 200 {
+		t.Fatalf("PUT list: %d %v", status, body)
+	}
+	if status, body := r.call(t, "PUT", "/v1/lists/other", "", "", []byte(`["x"]`)); status != 200 {
+		t.Fatalf("PUT list: %d %v", status, body)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	r = start(t, cfg) // the configured files define vip again
+	_, got := r.call(t, "GET", "/v1/lists/vip", "", "", nil)
+	list := got["list"].(map[string]any)
+	if vals, _ := json.Marshal(list["values"]); list["origin"] == "api" || string(vals) != `["a","b"]` {
+		t.Errorf("vip after the restart: %v; want the files' list", got)
+	}
+	if status, body := r.call(t, "DELETE", "/v1/lists/vip", "", "", nil); status != http.StatusConflict {
+		t.Errorf("DELETE of a file's list: %d %v; want 409", status, body)
+	}
+	r.putRules(t, withList+`  - name: uses-other
+    key: card
+    where: card in lists.other
+    threshold: {window: 1m, condition: count() >= 1}
+`)
+	if status, body := r.call(t, "DELETE", "/v1/lists/other", "", "", nil); status != http.StatusConflict ||
+		!strings.Contains(body["error"].(map[string]any)["message"].(string), "used by the running rules") {
+		t.Errorf("DELETE of a list a rule uses: %d %v; want 409", status, body)
+	}
+	r.putRules(t, withList)
+	if status, body := r.call(t, "DELETE", "/v1/lists/other", "", "", nil); status != 200 {
+		t.Errorf("DELETE of an API list: %d %v", status, body)
+	}
+	if status, _ := r.call(t, "GET", "/v1/lists/other", "", "", nil); status != 404 {
+		t.Errorf("GET of a deleted list: %d; want 404", status)
+	}
+	if status, _ := r.call(t, "DELETE", "/v1/lists/nope", "", "", nil); status != 404 {
+		t.Errorf("DELETE of an unknown list: %d; want 404", status)
+	}
+}

@@ -337,16 +337,22 @@ func nestedKey(fields map[string]reflect.Type, name string) string {
 
 func unknownKey(got string, allowed []string) string {
 	sort.Strings(allowed)
+	if best := Suggest(got, allowed); best != "" {
+		return fmt.Sprintf("unknown key %q (did you mean %q?)", got, best)
+	}
+	return fmt.Sprintf("unknown key %q (allowed: %s)", got, strings.Join(allowed, ", "))
+}
+
+// Suggest returns the allowed key closest to a misspelt one, if it is
+// close (an edit distance under 3), else "".
+func Suggest(got string, allowed []string) string {
 	best, bestDist := "", 3
 	for _, a := range allowed {
 		if d := editDistance(got, a); d < bestDist {
 			best, bestDist = a, d
 		}
 	}
-	if best != "" {
-		return fmt.Sprintf("unknown key %q (did you mean %q?)", got, best)
-	}
-	return fmt.Sprintf("unknown key %q (allowed: %s)", got, strings.Join(allowed, ", "))
+	return best
 }
 
 func editDistance(a, b string) int {
